@@ -1,0 +1,13 @@
+//! statekit-core: the storage engine behind the statekit Node.js addon. Pure Rust, no
+//! N-API: the binding crate converts arguments and errors and calls into this.
+
+pub mod cleanup;
+pub mod clock;
+pub mod error;
+pub mod limits;
+pub mod memory;
+pub mod range;
+pub mod stats;
+pub mod ttl;
+
+pub use error::{Error, ErrorCode, Result};

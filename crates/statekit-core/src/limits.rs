@@ -1,0 +1,35 @@
+//! Size limits on keys and values, checked before anything is changed.
+
+use crate::error::{Error, Result};
+
+/// The largest key, in bytes.
+pub const MAX_KEY_BYTES: usize = 64 * 1024;
+/// The largest value, in bytes.
+pub const MAX_VALUE_BYTES: usize = 512 * 1024 * 1024;
+
+/// Rejects an empty or oversized key.
+#[inline]
+pub fn check_key(key: &[u8]) -> Result<()> {
+    if key.is_empty() {
+        return Err(Error::invalid_arg("key must not be empty"));
+    }
+    if key.len() > MAX_KEY_BYTES {
+        return Err(Error::invalid_arg(format!(
+            "key is {} bytes; the maximum is {MAX_KEY_BYTES}",
+            key.len()
+        )));
+    }
+    Ok(())
+}
+
+/// Rejects an oversized value.
+#[inline]
+pub fn check_value(value: &[u8]) -> Result<()> {
+    if value.len() > MAX_VALUE_BYTES {
+        return Err(Error::invalid_arg(format!(
+            "value is {} bytes; the maximum is {MAX_VALUE_BYTES}",
+            value.len()
+        )));
+    }
+    Ok(())
+}
