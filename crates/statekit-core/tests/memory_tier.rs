@@ -126,12 +126,8 @@ fn ranges_are_ordered_by_bytes() {
         limit: Some(2),
         ..Default::default()
     };
-    let got: Vec<&[u8]> = t
-        .keys_in(&r)
-        .iter()
-        .map(|k| k.to_vec().leak() as &[u8])
-        .collect();
-    assert_eq!(got, vec![&b"ab"[..], b"aa"]);
+    let got: Vec<Vec<u8>> = t.keys_in(&r).iter().map(|k| k.to_vec()).collect();
+    assert_eq!(got, vec![b"ab".to_vec(), b"aa".to_vec()]);
 }
 
 #[derive(Debug, Clone)]
