@@ -91,18 +91,25 @@ impl MemoryTier {
     /// guard is held while `f` runs: `f` must not touch the map.
     #[inline]
     pub fn get_with<R>(&self, key: &[u8], f: impl FnOnce(&[u8]) -> R) -> Option<R> {
-        let mut expired = false;
+        let found = self.peek_with(key, f);
+        match found {
+            Some(_) => self.counters.hit(),
+            None => self.counters.miss(),
+        }
+        found
+    }
+
+    /// Like [`MemoryTier::get_with`], but not counted as a get (iteration, export).
+    #[inline]
+    pub fn peek_with<R>(&self, key: &[u8], f: impl FnOnce(&[u8]) -> R) -> Option<R> {
         if let Some(entry) = self.map.get(key) {
             if entry.expires_at == NEVER || !is_expired(entry.expires_at, self.now_ms()) {
-                self.counters.hit();
                 return Some(f(&entry.value));
             }
-            expired = true;
+        } else {
+            return None;
         }
-        if expired {
-            self.remove_if_expired(key);
-        }
-        self.counters.miss();
+        self.remove_if_expired(key);
         None
     }
 

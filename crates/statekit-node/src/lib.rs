@@ -1,1 +1,18 @@
+//! statekit-node: the N-API binding of statekit-core. Argument conversion, fast paths
+//! and error codes only; the logic lives in the core crate.
 
+#![deny(clippy::all)]
+
+mod cursor;
+mod error;
+mod memory_store;
+mod range;
+mod stats;
+
+/// Panics on purpose, under `catch_unwind`: the tests call it to prove that a Rust
+/// panic reaches JavaScript as an error and the process lives on. Not part of the
+/// public TypeScript API.
+#[napi_derive::napi(js_name = "__panicForTest", catch_unwind)]
+pub fn panic_for_test() -> napi::Result<()> {
+    panic!("statekit test panic")
+}

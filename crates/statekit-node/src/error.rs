@@ -1,0 +1,39 @@
+//! Engine errors to JavaScript errors whose `code` is the stable statekit code.
+
+use napi::bindgen_prelude::Status;
+
+/// The `code` string of a thrown error.
+#[derive(Debug, Clone, Copy)]
+pub struct Code(pub &'static str);
+
+impl AsRef<str> for Code {
+    fn as_ref(&self) -> &str {
+        self.0
+    }
+}
+
+impl From<Status> for Code {
+    fn from(_: Status) -> Self {
+        Code("ERR_STATEKIT_INVALID_ARG")
+    }
+}
+
+/// A JavaScript error carrying a statekit code.
+pub type JsError = napi::Error<Code>;
+/// The result type of every exported function.
+pub type Result<T> = std::result::Result<T, JsError>;
+
+/// Converts an engine error.
+pub fn to_js(e: statekit_core::Error) -> JsError {
+    napi::Error::new(Code(e.code.as_str()), e.message)
+}
+
+/// Converts an N-API error (bad argument types) to an invalid-argument error.
+pub fn from_napi(e: napi::Error) -> JsError {
+    napi::Error::new(Code("ERR_STATEKIT_INVALID_ARG"), e.reason.clone())
+}
+
+/// The error of any call on a closed store.
+pub fn closed() -> JsError {
+    to_js(statekit_core::Error::closed())
+}

@@ -1,0 +1,82 @@
+/**
+ * The stable error codes of statekit, found on {@link StateError.code}.
+ *
+ * - `ERR_STATEKIT_INVALID_ARG`: a bad key, value, TTL or option; nothing was changed.
+ * - `ERR_STATEKIT_CLOSED`: the backend was closed.
+ * - `ERR_STATEKIT_LOCKED`: the directory is held by another open store.
+ * - `ERR_STATEKIT_CORRUPT`: a file or directory is damaged; the message names it.
+ * - `ERR_STATEKIT_IO`: the operating system refused an I/O operation.
+ * - `ERR_STATEKIT_INTERNAL`: a bug in statekit (a Rust panic, caught); the operation
+ *   did not complete and the process is unharmed.
+ */
+export type StateErrorCode =
+  | 'ERR_STATEKIT_INVALID_ARG'
+  | 'ERR_STATEKIT_CLOSED'
+  | 'ERR_STATEKIT_LOCKED'
+  | 'ERR_STATEKIT_CORRUPT'
+  | 'ERR_STATEKIT_IO'
+  | 'ERR_STATEKIT_INTERNAL'
+
+const CODES: ReadonlySet<string> = new Set<StateErrorCode>([
+  'ERR_STATEKIT_INVALID_ARG',
+  'ERR_STATEKIT_CLOSED',
+  'ERR_STATEKIT_LOCKED',
+  'ERR_STATEKIT_CORRUPT',
+  'ERR_STATEKIT_IO',
+  'ERR_STATEKIT_INTERNAL',
+])
+
+/** Every error statekit throws or rejects with. Switch on `code`, not on the message. */
+export class StateError extends Error {
+  /** The stable code of this error. */
+  readonly code: StateErrorCode
+
+  /**
+   * @param code - one of the {@link StateErrorCode}s
+   * @param message - what went wrong, for people
+   * @param options - the underlying error, if any
+   */
+  constructor(code: StateErrorCode, message: string, options?: { cause?: unknown }) {
+    super(message, options)
+    this.name = 'StateError'
+    this.code = code
+  }
+}
+
+/** @internal An invalid-argument error. */
+export function invalidArg(message: string): StateError {
+  return new StateError('ERR_STATEKIT_INVALID_ARG', message)
+}
+
+/** @internal Turns an error thrown by the native addon into a StateError. */
+export function fromNative(err: unknown): StateError {
+  if (err instanceof StateError) return err
+  const e = err as { code?: unknown; message?: unknown }
+  const message = typeof e?.message === 'string' ? e.message : String(err)
+  if (typeof e?.code === 'string' && CODES.has(e.code)) {
+    return new StateError(e.code as StateErrorCode, message)
+  }
+  // napi-rs argument conversion errors carry the N-API status as their code.
+  if (e?.code === 'InvalidArg' || e?.code === 'NumberExpected' || e?.code === 'ObjectExpected') {
+    return new StateError('ERR_STATEKIT_INVALID_ARG', message, { cause: err })
+  }
+  return new StateError('ERR_STATEKIT_INTERNAL', `statekit internal error: ${message}`, {
+    cause: err,
+  })
+}
+
+/** @internal A short description of a value, for error messages. */
+export function describe(value: unknown): string {
+  if (value === null) return 'null'
+  if (Array.isArray(value)) return 'an array'
+  switch (typeof value) {
+    case 'string':
+      return 'a string'
+    case 'number':
+      return `the number ${value}`
+    case 'object':
+      return `an object (${(value as object).constructor?.name ?? 'Object'})`
+    default:
+      return typeof value
+  }
+}

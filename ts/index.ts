@@ -1,0 +1,28 @@
+/**
+ * statekit: a state store for latency-critical Node.js services. The data lives in a
+ * Rust addon, off the V8 heap.
+ *
+ * @packageDocumentation
+ */
+export { StateError, type StateErrorCode } from './errors.js'
+export type { Key, Value } from './bytes.js'
+export {
+  binaryCodec,
+  jsonCodec,
+  msgpackCodec,
+  stringCodec,
+  type Codec,
+  type CodecName,
+} from './codecs.js'
+export type {
+  BackendStats,
+  BatchEntry,
+  CleanupTaskHandle,
+  NamespaceOptions,
+  PutOptions,
+  RangeOptions,
+  StateBackend,
+} from './types.js'
+export { NativeBackend } from './native-backend.js'
+export { MemoryBackend, type MemoryBackendOptions } from './memory-backend.js'
+export { TypedStore } from './typed-store.js'

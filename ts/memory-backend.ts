@@ -1,0 +1,41 @@
+import { ttlOption } from './bytes.js'
+import { describe, fromNative, invalidArg } from './errors.js'
+import { addon } from './native.js'
+import { NativeBackend } from './native-backend.js'
+
+/** Options of {@link MemoryBackend}. */
+export interface MemoryBackendOptions {
+  /**
+   * Default time to live of entries, in milliseconds. Absent, `0` or `Infinity`:
+   * entries never expire unless a write gives its own `ttl`.
+   */
+  ttl?: number
+}
+
+/**
+ * The in-memory tier: entries live in Rust memory (a sharded hash map), off the V8
+ * heap, each with an optional absolute expiry.
+ *
+ * @example
+ * ```ts
+ * const store = new MemoryBackend({ ttl: 60_000 })
+ * store.putSync('window:123', 'aggregated')
+ * store.getSync('window:123') // <Buffer 61 67 ...>
+ * ```
+ */
+export class MemoryBackend extends NativeBackend {
+  /** @param opts - the default TTL */
+  constructor(opts?: MemoryBackendOptions) {
+    if (opts !== undefined && (opts === null || typeof opts !== 'object')) {
+      throw invalidArg(`options must be an object, got ${describe(opts)}`)
+    }
+    const ttl = ttlOption(opts?.ttl)
+    let native
+    try {
+      native = new addon.MemoryStore(ttl)
+    } catch (e) {
+      throw fromNative(e)
+    }
+    super(native)
+  }
+}

@@ -1,0 +1,271 @@
+import { keyBytes, ttlOf, ttlOption, valueBytes, type Key, type Value } from './bytes.js'
+import { describe, fromNative, invalidArg, StateError } from './errors.js'
+import type { NativeStore } from './native.js'
+import { nativeRange } from './range.js'
+import { TypedStore } from './typed-store.js'
+import type {
+  BackendStats,
+  BatchEntry,
+  CleanupTaskHandle,
+  NamespaceOptions,
+  PutOptions,
+  RangeOptions,
+  StateBackend,
+} from './types.js'
+import { resolveCodec } from './codecs.js'
+
+const PAGE = 256
+
+function keyList(keys: unknown): Uint8Array[] {
+  if (!Array.isArray(keys)) throw invalidArg(`keys must be an array, got ${describe(keys)}`)
+  return keys.map((k) => keyBytes(k))
+}
+
+/**
+ * The {@link StateBackend} contract over a native store. The tiers extend it; it is
+ * exported for `instanceof` checks, not to be constructed directly.
+ */
+export abstract class NativeBackend implements StateBackend {
+  readonly #native: NativeStore
+
+  /** @internal */
+  protected constructor(native: NativeStore) {
+    this.#native = native
+  }
+
+  /** @inheritDoc */
+  getSync(key: Key): Buffer | undefined {
+    const k = keyBytes(key)
+    try {
+      return this.#native.get(k) ?? undefined
+    } catch (e) {
+      throw fromNative(e)
+    }
+  }
+
+  /** @inheritDoc */
+  putSync(key: Key, value: Value, opts?: PutOptions): void {
+    const k = keyBytes(key)
+    const v = valueBytes(value)
+    const ttl = ttlOf(opts)
+    try {
+      this.#native.put(k, v, ttl)
+    } catch (e) {
+      throw fromNative(e)
+    }
+  }
+
+  /** @inheritDoc */
+  deleteSync(key: Key): boolean {
+    const k = keyBytes(key)
+    try {
+      return this.#native.delete(k)
+    } catch (e) {
+      throw fromNative(e)
+    }
+  }
+
+  /** @inheritDoc */
+  hasSync(key: Key): boolean {
+    const k = keyBytes(key)
+    try {
+      return this.#native.has(k)
+    } catch (e) {
+      throw fromNative(e)
+    }
+  }
+
+  /** {@link StateBackend.getMany}, synchronously. */
+  getManySync(keys: Key[]): (Buffer | undefined)[] {
+    const ks = keyList(keys)
+    let found: unknown[]
+    try {
+      found = this.#native.getMany(ks)
+    } catch (e) {
+      throw fromNative(e)
+    }
+    const out = new Array<Buffer | undefined>(ks.length)
+    for (let i = 0; i < ks.length; i++) out[i] = (found[i] as Buffer | undefined) ?? undefined
+    return out
+  }
+
+  /** {@link StateBackend.putMany}, synchronously. */
+  putManySync(entries: BatchEntry[]): void {
+    if (!Array.isArray(entries)) throw invalidArg(`entries must be an array, got ${describe(entries)}`)
+    const n = entries.length
+    const keys = new Array<Uint8Array>(n)
+    const values = new Array<Uint8Array>(n)
+    const ttls = new Array<number | undefined>(n)
+    for (let i = 0; i < n; i++) {
+      const e: unknown = entries[i]
+      if (Array.isArray(e)) {
+        if (e.length !== 2) throw invalidArg(`entry ${i} must be [key, value], got ${e.length} items`)
+        keys[i] = keyBytes(e[0])
+        values[i] = valueBytes(e[1])
+      } else if (e !== null && typeof e === 'object') {
+        const o = e as { key?: unknown; value?: unknown; ttl?: unknown }
+        keys[i] = keyBytes(o.key)
+        values[i] = valueBytes(o.value)
+        ttls[i] = ttlOption(o.ttl)
+      } else {
+        throw invalidArg(`entry ${i} must be [key, value] or {key, value, ttl}, got ${describe(e)}`)
+      }
+    }
+    try {
+      this.#native.putMany(keys, values, ttls)
+    } catch (e) {
+      throw fromNative(e)
+    }
+  }
+
+  /** {@link StateBackend.deleteMany}, synchronously. */
+  deleteManySync(keys: Key[]): boolean[] {
+    const ks = keyList(keys)
+    try {
+      return this.#native.deleteMany(ks)
+    } catch (e) {
+      throw fromNative(e)
+    }
+  }
+
+  /** {@link StateBackend.listKeys}, synchronously. */
+  listKeysSync(prefix?: Key): Buffer[] {
+    const range = nativeRange(prefix === undefined ? {} : { prefix })
+    try {
+      return this.#native.cursor(range).restKeys() as Buffer[]
+    } catch (e) {
+      throw fromNative(e)
+    }
+  }
+
+  /** {@link StateBackend.clear}, synchronously. */
+  clearSync(): void {
+    try {
+      this.#native.clear()
+    } catch (e) {
+      throw fromNative(e)
+    }
+  }
+
+  /** @inheritDoc */
+  async get(key: Key): Promise<Buffer | undefined> {
+    return this.getSync(key)
+  }
+
+  /** @inheritDoc */
+  async put(key: Key, value: Value, opts?: PutOptions): Promise<void> {
+    this.putSync(key, value, opts)
+  }
+
+  /** @inheritDoc */
+  async delete(key: Key): Promise<boolean> {
+    return this.deleteSync(key)
+  }
+
+  /** @inheritDoc */
+  async has(key: Key): Promise<boolean> {
+    return this.hasSync(key)
+  }
+
+  /** @inheritDoc */
+  async listKeys(prefix?: Key): Promise<Buffer[]> {
+    return this.listKeysSync(prefix)
+  }
+
+  /** @inheritDoc */
+  async getMany(keys: Key[]): Promise<(Buffer | undefined)[]> {
+    return this.getManySync(keys)
+  }
+
+  /** @inheritDoc */
+  async putMany(entries: BatchEntry[]): Promise<void> {
+    this.putManySync(entries)
+  }
+
+  /** @inheritDoc */
+  async deleteMany(keys: Key[]): Promise<boolean[]> {
+    return this.deleteManySync(keys)
+  }
+
+  /** @inheritDoc */
+  async clear(): Promise<void> {
+    this.clearSync()
+  }
+
+  /**
+   * The live entries of a range in key-byte order. Keys are taken when iteration
+   * starts; each value is read when reached, and an entry removed meanwhile is skipped.
+   */
+  async *entries(opts?: RangeOptions): AsyncIterableIterator<[Buffer, Buffer]> {
+    const range = nativeRange(opts)
+    let cursor
+    try {
+      cursor = this.#native.cursor(range)
+    } catch (e) {
+      throw fromNative(e)
+    }
+    for (;;) {
+      let page: unknown[]
+      try {
+        page = cursor.nextPage(PAGE)
+      } catch (e) {
+        throw fromNative(e)
+      }
+      if (page.length === 0) return
+      for (let i = 0; i < page.length; i += 2) yield [page[i] as Buffer, page[i + 1] as Buffer]
+    }
+  }
+
+  /** @inheritDoc */
+  stats(): BackendStats {
+    try {
+      return this.#native.stats()
+    } catch (e) {
+      throw fromNative(e)
+    }
+  }
+
+  /** Removes expired entries now; returns how many. */
+  cleanupExpired(): number {
+    try {
+      return this.#native.cleanupExpired()
+    } catch (e) {
+      throw fromNative(e)
+    }
+  }
+
+  /**
+   * Sweeps expired entries every `intervalMs` milliseconds on a background thread,
+   * which never keeps the process alive. Reads never return expired entries anyway;
+   * the sweep frees their memory.
+   */
+  startCleanupTask(intervalMs: number): CleanupTaskHandle {
+    if (typeof intervalMs !== 'number' || !Number.isFinite(intervalMs) || intervalMs < 1) {
+      throw invalidArg(`cleanup interval must be a finite number of milliseconds >= 1, got ${describe(intervalMs)}`)
+    }
+    try {
+      const task = this.#native.startCleanupTask(intervalMs)
+      return { stop: () => task.stop() }
+    } catch (e) {
+      throw fromNative(e)
+    }
+  }
+
+  /** @inheritDoc */
+  async close(): Promise<void> {
+    this.#native.close()
+  }
+
+  /** @inheritDoc */
+  namespace<T>(prefix: string, opts?: NamespaceOptions<T>): TypedStore<T> {
+    if (typeof prefix !== 'string' || prefix.length === 0) {
+      throw invalidArg(`namespace prefix must be a non-empty string, got ${describe(prefix)}`)
+    }
+    if (opts !== undefined && (opts === null || typeof opts !== 'object')) {
+      throw invalidArg(`namespace options must be an object, got ${describe(opts)}`)
+    }
+    const codec = resolveCodec<T>(opts?.codec)
+    if (this.#native.closed) throw new StateError('ERR_STATEKIT_CLOSED', 'the store is closed')
+    return new TypedStore<T>(this, Buffer.from(`${prefix}:`, 'utf8'), codec)
+  }
+}

@@ -1,0 +1,147 @@
+import { keyBytes, type Key } from './bytes.js'
+import { encodeWith, type Codec } from './codecs.js'
+import { describe, invalidArg } from './errors.js'
+import type { NativeBackend } from './native-backend.js'
+import type { PutOptions, RangeOptions } from './types.js'
+
+/**
+ * A typed view of one namespace of a backend: every key is stored as
+ * `prefix + ':' + key`, and values go through a codec. Keys given to and returned by
+ * a TypedStore are relative to the namespace.
+ *
+ * @example
+ * ```ts
+ * const users = backend.namespace<{ spent: number }>('user', { codec: 'json' })
+ * await users.put('42', { spent: 10 })   // stored under 'user:42'
+ * (await users.get('42'))?.spent          // 10
+ * ```
+ */
+export class TypedStore<T> {
+  readonly #backend: NativeBackend
+  readonly #prefix: Buffer
+  readonly #codec: Codec<T>
+
+  /** @internal Made by {@link NativeBackend.namespace}. */
+  constructor(backend: NativeBackend, prefix: Buffer, codec: Codec<T>) {
+    this.#backend = backend
+    this.#prefix = prefix
+    this.#codec = codec
+  }
+
+  /** The namespace prefix, including its trailing `':'`. */
+  get prefix(): string {
+    return this.#prefix.toString('utf8')
+  }
+
+  #key(key: Key): Buffer {
+    return Buffer.concat([this.#prefix, keyBytes(key)])
+  }
+
+  #decode(bytes: Buffer | undefined): T | undefined {
+    return bytes === undefined ? undefined : this.#codec.decode(bytes)
+  }
+
+  /** The decoded value of `key`, or `undefined`. */
+  getSync(key: Key): T | undefined {
+    return this.#decode(this.#backend.getSync(this.#key(key)))
+  }
+
+  /** Encodes and stores `value` under `key`. A value the codec cannot encode changes nothing. */
+  putSync(key: Key, value: T, opts?: PutOptions): void {
+    const k = this.#key(key)
+    this.#backend.putSync(k, encodeWith(this.#codec, value), opts)
+  }
+
+  /** Removes `key`; returns whether a live entry was removed. */
+  deleteSync(key: Key): boolean {
+    return this.#backend.deleteSync(this.#key(key))
+  }
+
+  /** Whether `key` has a live value. */
+  hasSync(key: Key): boolean {
+    return this.#backend.hasSync(this.#key(key))
+  }
+
+  /** {@link TypedStore.getSync}, as a Promise. */
+  async get(key: Key): Promise<T | undefined> {
+    return this.getSync(key)
+  }
+
+  /** {@link TypedStore.putSync}, as a Promise. */
+  async put(key: Key, value: T, opts?: PutOptions): Promise<void> {
+    this.putSync(key, value, opts)
+  }
+
+  /** {@link TypedStore.deleteSync}, as a Promise. */
+  async delete(key: Key): Promise<boolean> {
+    return this.deleteSync(key)
+  }
+
+  /** {@link TypedStore.hasSync}, as a Promise. */
+  async has(key: Key): Promise<boolean> {
+    return this.hasSync(key)
+  }
+
+  /** The decoded values of `keys`, in one call. */
+  async getMany(keys: Key[]): Promise<(T | undefined)[]> {
+    if (!Array.isArray(keys)) throw invalidArg(`keys must be an array, got ${describe(keys)}`)
+    const found = this.#backend.getManySync(keys.map((k) => this.#key(k)))
+    return found.map((b) => this.#decode(b))
+  }
+
+  /** Encodes and writes every entry, or none if any key or value is invalid. */
+  async putMany(entries: Array<[Key, T] | { key: Key; value: T; ttl?: number }>): Promise<void> {
+    if (!Array.isArray(entries)) throw invalidArg(`entries must be an array, got ${describe(entries)}`)
+    const batch = entries.map((e: unknown, i) => {
+      if (Array.isArray(e) && e.length === 2) {
+        return { key: this.#key(e[0] as Key), value: encodeWith(this.#codec, e[1] as T) }
+      }
+      if (e !== null && typeof e === 'object' && !Array.isArray(e)) {
+        const o = e as { key: Key; value: T; ttl?: number }
+        const out: { key: Buffer; value: Uint8Array; ttl?: number } = {
+          key: this.#key(o.key),
+          value: encodeWith(this.#codec, o.value),
+        }
+        if (o.ttl !== undefined) out.ttl = o.ttl
+        return out
+      }
+      throw invalidArg(`entry ${i} must be [key, value] or {key, value, ttl}, got ${describe(e)}`)
+    })
+    this.#backend.putManySync(batch)
+  }
+
+  /** Removes every key; resolves for each whether a live entry was removed. */
+  async deleteMany(keys: Key[]): Promise<boolean[]> {
+    if (!Array.isArray(keys)) throw invalidArg(`keys must be an array, got ${describe(keys)}`)
+    return this.#backend.deleteManySync(keys.map((k) => this.#key(k)))
+  }
+
+  /** The keys of this namespace that start with `prefix`, relative to the namespace. */
+  async listKeys(prefix?: Key): Promise<Buffer[]> {
+    const full = prefix === undefined ? this.#prefix : this.#key(prefix)
+    return this.#backend.listKeysSync(full).map((k) => k.subarray(this.#prefix.length))
+  }
+
+  /** The decoded entries of a range of this namespace, in key-byte order. */
+  async *entries(opts?: RangeOptions): AsyncIterableIterator<[Buffer, T]> {
+    if (opts !== undefined && (opts === null || typeof opts !== 'object')) {
+      throw invalidArg(`range options must be an object, got ${describe(opts)}`)
+    }
+    const o = opts ?? {}
+    const scoped: RangeOptions = {
+      prefix: o.prefix === undefined ? this.#prefix : this.#key(o.prefix),
+    }
+    if (o.gte !== undefined) scoped.gte = this.#key(o.gte)
+    if (o.lt !== undefined) scoped.lt = this.#key(o.lt)
+    if (o.limit !== undefined) scoped.limit = o.limit
+    if (o.reverse !== undefined) scoped.reverse = o.reverse
+    for await (const [k, v] of this.#backend.entries(scoped)) {
+      yield [k.subarray(this.#prefix.length), this.#codec.decode(v)]
+    }
+  }
+
+  /** Removes every entry of this namespace, and nothing outside it. */
+  async clear(): Promise<void> {
+    this.#backend.deleteManySync(this.#backend.listKeysSync(this.#prefix))
+  }
+}
