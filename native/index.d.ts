@@ -66,6 +66,13 @@ export declare class MemoryStore {
   get closed(): boolean
 }
 
+/**
+ * Panics on purpose, under `catch_unwind`: the tests call it to prove that a Rust
+ * panic reaches JavaScript as an error and the process lives on. Not part of the
+ * public TypeScript API.
+ */
+export declare function __panicForTest(): void
+
 /** Which keys to visit: all bytes, already normalized by the TypeScript layer. */
 export interface RangeOptions {
   prefix?: Buffer

@@ -838,3 +838,4 @@ module.exports = nativeBinding
 module.exports.CleanupHandle = nativeBinding.CleanupHandle
 module.exports.KeyCursor = nativeBinding.KeyCursor
 module.exports.MemoryStore = nativeBinding.MemoryStore
+module.exports.__panicForTest = nativeBinding.__panicForTest

@@ -193,8 +193,10 @@ export abstract class NativeBackend implements StateBackend {
   }
 
   /**
-   * The live entries of a range in key-byte order. Keys are taken when iteration
-   * starts; each value is read when reached, and an entry removed meanwhile is skipped.
+   * The live entries of a range in key-byte order. The range's keys are taken when
+   * iteration starts; values are read in pages of 256 as it proceeds, so an entry
+   * deleted before its page is read is skipped, and a value changed meanwhile may be
+   * seen old or new.
    */
   async *entries(opts?: RangeOptions): AsyncIterableIterator<[Buffer, Buffer]> {
     const range = nativeRange(opts)

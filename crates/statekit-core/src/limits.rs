@@ -33,3 +33,8 @@ pub fn check_value(value: &[u8]) -> Result<()> {
     }
     Ok(())
 }
+
+/// Rejects a batch in which any key is invalid, before any of it is used.
+pub fn check_keys(keys: &[&[u8]]) -> Result<()> {
+    keys.iter().try_for_each(|k| check_key(k))
+}

@@ -90,13 +90,14 @@ impl MemoryTier {
     /// Calls `f` with the live value of `key`, counting a hit or a miss. The map's read
     /// guard is held while `f` runs: `f` must not touch the map.
     #[inline]
-    pub fn get_with<R>(&self, key: &[u8], f: impl FnOnce(&[u8]) -> R) -> Option<R> {
+    pub fn get_with<R>(&self, key: &[u8], f: impl FnOnce(&[u8]) -> R) -> Result<Option<R>> {
+        check_key(key)?;
         let found = self.peek_with(key, f);
         match found {
             Some(_) => self.counters.hit(),
             None => self.counters.miss(),
         }
-        found
+        Ok(found)
     }
 
     /// Like [`MemoryTier::get_with`], but not counted as a get (iteration, export).
@@ -114,20 +115,21 @@ impl MemoryTier {
     }
 
     /// A copy of the live value of `key`.
-    pub fn get(&self, key: &[u8]) -> Option<Vec<u8>> {
+    pub fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>> {
         self.get_with(key, |v| v.to_vec())
     }
 
     /// Whether `key` has a live value. Not counted as a get.
-    pub fn has(&self, key: &[u8]) -> bool {
+    pub fn has(&self, key: &[u8]) -> Result<bool> {
+        check_key(key)?;
         let expired = match self.map.get(key) {
-            None => return false,
+            None => return Ok(false),
             Some(e) => is_expired(e.expires_at, self.now_ms()),
         };
         if expired {
             self.remove_if_expired(key);
         }
-        !expired
+        Ok(!expired)
     }
 
     /// Stores `value` under `key`.
@@ -194,7 +196,12 @@ impl MemoryTier {
     }
 
     /// Removes `key`; returns whether a live entry was removed.
-    pub fn delete(&self, key: &[u8]) -> bool {
+    pub fn delete(&self, key: &[u8]) -> Result<bool> {
+        check_key(key)?;
+        Ok(self.remove(key))
+    }
+
+    fn remove(&self, key: &[u8]) -> bool {
         match self.map.remove(key) {
             None => false,
             Some((k, e)) => {
@@ -211,9 +218,13 @@ impl MemoryTier {
         }
     }
 
-    /// Removes every key; returns for each whether a live entry was removed.
-    pub fn delete_many<'a>(&self, keys: impl IntoIterator<Item = &'a [u8]>) -> Vec<bool> {
-        keys.into_iter().map(|k| self.delete(k)).collect()
+    /// Removes every key, or none if any key is invalid; returns for each whether a
+    /// live entry was removed.
+    pub fn delete_many(&self, keys: &[&[u8]]) -> Result<Vec<bool>> {
+        for k in keys {
+            check_key(k)?;
+        }
+        Ok(keys.iter().map(|k| self.remove(k)).collect())
     }
 
     /// Removes every entry.

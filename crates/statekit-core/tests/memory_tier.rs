@@ -22,11 +22,11 @@ fn tier(default: Ttl) -> (MemoryTier, ManualClock) {
 fn put_get_delete_and_counters() {
     let (t, _) = tier(Ttl::Never);
     t.put(b"a", b"1", Ttl::Default).unwrap();
-    assert_eq!(t.get(b"a"), Some(b"1".to_vec()));
-    assert_eq!(t.get(b"b"), None);
-    assert!(t.has(b"a"));
-    assert!(t.delete(b"a"));
-    assert!(!t.delete(b"a"));
+    assert_eq!(t.get(b"a").unwrap(), Some(b"1".to_vec()));
+    assert_eq!(t.get(b"b").unwrap(), None);
+    assert!(t.has(b"a").unwrap());
+    assert!(t.delete(b"a").unwrap());
+    assert!(!t.delete(b"a").unwrap());
     let s = t.stats();
     assert_eq!((s.get_count, s.hit_count, s.miss_count), (2, 1, 1));
     assert_eq!((s.put_count, s.delete_count, s.entry_count), (1, 1, 0));
@@ -51,11 +51,11 @@ fn default_and_per_put_ttl() {
     t.put(b"never", b"v", Ttl::Never).unwrap();
     t.put(b"long", b"v", Ttl::Ms(1_000)).unwrap();
     clock.advance(100);
-    assert_eq!(t.get(b"default"), None);
-    assert!(t.get(b"never").is_some());
-    assert!(t.get(b"long").is_some());
+    assert_eq!(t.get(b"default").unwrap(), None);
+    assert!(t.get(b"never").unwrap().is_some());
+    assert!(t.get(b"long").unwrap().is_some());
     clock.advance(900);
-    assert!(!t.has(b"long"));
+    assert!(!t.has(b"long").unwrap());
     assert_eq!(t.stats().expired_count, 2);
     assert_eq!(t.len(), 1);
 }
@@ -92,7 +92,7 @@ fn bad_batch_changes_nothing() {
     ];
     let err = t.put_many(&entries).unwrap_err();
     assert_eq!(err.code, ErrorCode::InvalidArg);
-    assert_eq!(t.get(b"x"), None);
+    assert_eq!(t.get(b"x").unwrap(), None);
     assert_eq!(t.len(), 1);
     assert_eq!(t.stats().put_count, 1);
 }
@@ -215,9 +215,9 @@ proptest! {
                 Op::Delete(k) => {
                     let was_live = m.get(now, k).is_some();
                     m.map.remove(&vec![b'k', k]);
-                    prop_assert_eq!(t.delete(&[b'k', k]), was_live);
+                    prop_assert_eq!(t.delete(&[b'k', k]).unwrap(), was_live);
                 }
-                Op::Get(k) => prop_assert_eq!(t.get(&[b'k', k]), m.get(now, k)),
+                Op::Get(k) => prop_assert_eq!(t.get(&[b'k', k]).unwrap(), m.get(now, k)),
                 Op::Advance(ms) => clock.advance(ms as u64),
                 Op::Cleanup => {
                     t.cleanup_expired();

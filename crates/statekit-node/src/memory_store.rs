@@ -6,6 +6,7 @@ use std::time::Duration;
 use napi::bindgen_prelude::{Array, BufferSlice, Env};
 use napi_derive::napi;
 use statekit_core::cleanup::CleanupTask;
+use statekit_core::limits::check_keys;
 use statekit_core::memory::{MemoryTier, PutEntry};
 use statekit_core::ttl::Ttl;
 
@@ -35,6 +36,16 @@ impl CleanupHandle {
     }
 }
 
+/// The byte slices of a JavaScript array of Uint8Arrays.
+fn slices<'a>(array: &Array<'a>) -> Result<Vec<&'a [u8]>> {
+    (0..array.len())
+        .map(|i| {
+            let item: Option<&[u8]> = array.get(i).map_err(from_napi)?;
+            Ok(item.unwrap_or_default())
+        })
+        .collect()
+}
+
 fn ttl(ms: Option<f64>) -> Result<Ttl> {
     Ttl::from_js(ms).map_err(to_js)
 }
@@ -60,6 +71,7 @@ impl MemoryStore {
     pub fn get<'e>(&self, env: &'e Env, key: &[u8]) -> Result<Option<BufferSlice<'e>>> {
         self.tier()?
             .get_with(key, |v| BufferSlice::copy_from(env, v))
+            .map_err(to_js)?
             .transpose()
             .map_err(from_napi)
     }
@@ -67,7 +79,7 @@ impl MemoryStore {
     /// Whether `key` has a live value.
     #[napi(catch_unwind)]
     pub fn has(&self, key: &[u8]) -> Result<bool> {
-        Ok(self.tier()?.has(key))
+        self.tier()?.has(key).map_err(to_js)
     }
 
     /// Stores `value` under `key` with an optional TTL in milliseconds.
@@ -80,19 +92,21 @@ impl MemoryStore {
     /// Removes `key`; returns whether a live entry was removed.
     #[napi(catch_unwind)]
     pub fn delete(&self, key: &[u8]) -> Result<bool> {
-        Ok(self.tier()?.delete(key))
+        self.tier()?.delete(key).map_err(to_js)
     }
 
     /// The live values of `keys` (`undefined` for a miss), in one call.
     #[napi(catch_unwind)]
     pub fn get_many<'e>(&self, env: &'e Env, keys: Array<'e>) -> Result<Array<'e>> {
         let tier = self.tier()?;
-        let n = keys.len();
-        let mut out = env.create_array(n).map_err(from_napi)?;
-        for i in 0..n {
-            let key: &[u8] = keys.get(i).map_err(from_napi)?.unwrap_or_default();
-            if let Some(buf) = tier.get_with(key, |v| BufferSlice::copy_from(env, v)) {
-                out.set(i, buf.map_err(from_napi)?).map_err(from_napi)?;
+        let keys = slices(&keys)?;
+        check_keys(&keys).map_err(to_js)?;
+        let mut out = env.create_array(keys.len() as u32).map_err(from_napi)?;
+        for (i, key) in keys.iter().enumerate() {
+            let found = tier.get_with(key, |v| BufferSlice::copy_from(env, v));
+            if let Some(buf) = found.map_err(to_js)? {
+                out.set(i as u32, buf.map_err(from_napi)?)
+                    .map_err(from_napi)?;
             }
         }
         Ok(out)
@@ -110,13 +124,11 @@ impl MemoryStore {
             )));
         }
         let mut entries = Vec::with_capacity(n as usize);
-        for i in 0..n {
-            let key: &[u8] = keys.get(i).map_err(from_napi)?.unwrap_or_default();
-            let value: &[u8] = values.get(i).map_err(from_napi)?.unwrap_or_default();
+        for ((key, value), ttl_ms) in slices(&keys)?.into_iter().zip(slices(&values)?).zip(ttls) {
             entries.push(PutEntry {
                 key,
                 value,
-                ttl: ttl(ttls[i as usize])?,
+                ttl: ttl(ttl_ms)?,
             });
         }
         tier.put_many(&entries).map_err(to_js)
@@ -126,12 +138,7 @@ impl MemoryStore {
     #[napi(catch_unwind)]
     pub fn delete_many(&self, keys: Array) -> Result<Vec<bool>> {
         let tier = self.tier()?;
-        let mut out = Vec::with_capacity(keys.len() as usize);
-        for i in 0..keys.len() {
-            let key: &[u8] = keys.get(i).map_err(from_napi)?.unwrap_or_default();
-            out.push(tier.delete(key));
-        }
-        Ok(out)
+        tier.delete_many(&slices(&keys)?).map_err(to_js)
     }
 
     /// A cursor over the live keys of a range, in key order.

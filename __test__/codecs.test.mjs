@@ -1,0 +1,91 @@
+import test from 'ava'
+import { MemoryBackend, TypedStore } from '../dist/index.js'
+
+test('namespace keys live under prefix:key and are returned relative', async (t) => {
+  const b = new MemoryBackend()
+  const users = b.namespace('user')
+  t.true(users instanceof TypedStore)
+  t.is(users.prefix, 'user:')
+  await users.put('1', { name: 'ann' })
+  await b.put('other', 'x')
+  t.deepEqual((await b.listKeys()).map(String), ['other', 'user:1'])
+  t.deepEqual((await users.listKeys()).map(String), ['1'])
+  t.deepEqual(JSON.parse((await b.get('user:1')).toString()), { name: 'ann' })
+  await b.close()
+})
+
+const CASES = [
+  ['json', { a: [1, 'two', null], nested: { ok: true } }],
+  ['msgpack', { a: [1, 'two', null], bin: Buffer.from([1, 2]), date: new Date(0), n: 2 ** 40 }],
+  ['string', 'héllo ✓'],
+  ['binary', Buffer.from([0, 1, 255])],
+]
+
+for (const [codec, value] of CASES) {
+  test(`codec ${codec} round-trips through every typed method`, async (t) => {
+    const b = new MemoryBackend()
+    const ns = b.namespace('n', { codec })
+    await ns.put('k', value)
+    t.deepEqual(await ns.get('k'), value)
+    t.deepEqual(ns.getSync('k'), value)
+    ns.putSync('k2', value, { ttl: 60_000 })
+    t.true(ns.hasSync('k2'))
+    t.true(await ns.has('k'))
+    t.deepEqual(await ns.getMany(['k', 'missing', 'k2']), [value, undefined, value])
+    await ns.putMany([['k3', value], { key: 'k4', value, ttl: 60_000 }])
+    const seen = []
+    for await (const [k, v] of ns.entries({ gte: 'k2', limit: 2 })) {
+      seen.push(k.toString())
+      t.deepEqual(v, value)
+    }
+    t.deepEqual(seen, ['k2', 'k3'])
+    t.deepEqual(await ns.deleteMany(['k3', 'nope']), [true, false])
+    t.true(ns.deleteSync('k4'))
+    t.true(await ns.delete('k2'))
+    t.is(await ns.get('k2'), undefined)
+    await b.close()
+  })
+}
+
+test('a custom codec is used for both directions', async (t) => {
+  const b = new MemoryBackend()
+  const calls = []
+  const ns = b.namespace('c', {
+    codec: {
+      encode: (n) => {
+        calls.push('encode')
+        return Buffer.from(String(n * 2))
+      },
+      decode: (buf) => {
+        calls.push('decode')
+        return Number(buf.toString()) / 2
+      },
+    },
+  })
+  await ns.put('x', 21)
+  t.is((await b.get('c:x')).toString(), '42')
+  t.is(await ns.get('x'), 21)
+  t.deepEqual(calls, ['encode', 'decode'])
+  await b.close()
+})
+
+test('clear() of a namespace removes only its keys', async (t) => {
+  const b = new MemoryBackend()
+  const a = b.namespace('a')
+  const ab = b.namespace('ab')
+  await a.put('1', 1)
+  await ab.put('1', 1)
+  await b.put('a', 'bare')
+  await a.clear()
+  t.deepEqual((await b.listKeys()).map(String), ['a', 'ab:1'])
+  await b.close()
+})
+
+test('namespace TTLs expire', async (t) => {
+  const b = new MemoryBackend()
+  const ns = b.namespace('t', { codec: 'string' })
+  await ns.put('k', 'v', { ttl: 20 })
+  await new Promise((r) => setTimeout(r, 50))
+  t.is(await ns.get('k'), undefined)
+  await b.close()
+})

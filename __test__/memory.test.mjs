@@ -1,0 +1,57 @@
+import test from 'ava'
+import { setTimeout as sleep } from 'node:timers/promises'
+import { MemoryBackend, NativeBackend } from '../dist/index.js'
+import { contractSuite } from './helpers/contract.mjs'
+
+contractSuite(test, 'MemoryBackend', () => new MemoryBackend())
+
+test('MemoryBackend: default TTL applies when a put gives none', async (t) => {
+  const b = new MemoryBackend({ ttl: 30 })
+  await b.put('default', 'v')
+  await b.put('own', 'v', { ttl: 60_000 })
+  await b.put('never', 'v', { ttl: 0 })
+  await sleep(60)
+  t.is(await b.get('default'), undefined)
+  t.truthy(await b.get('own'))
+  t.truthy(await b.get('never'))
+  await b.close()
+})
+
+test('MemoryBackend: default TTL of 0 or Infinity means no expiry', async (t) => {
+  for (const ttl of [0, Infinity, undefined]) {
+    const b = new MemoryBackend({ ttl })
+    await b.put('k', 'v')
+    await sleep(5)
+    t.truthy(await b.get('k'))
+    await b.close()
+  }
+})
+
+test('MemoryBackend is a NativeBackend and keeps its data off the V8 heap', async (t) => {
+  const b = new MemoryBackend()
+  t.true(b instanceof NativeBackend)
+  const before = process.memoryUsage().heapUsed
+  const batch = []
+  for (let i = 0; i < 20_000; i++) {
+    batch.push([`key:${i}`, Buffer.alloc(1000, i % 256)])
+    if (batch.length === 1000) {
+      b.putManySync(batch.splice(0))
+    }
+  }
+  global.gc?.()
+  const stats = b.stats()
+  t.is(stats.entryCount, 20_000)
+  t.true(stats.memoryBytes > 20_000 * 1000)
+  // 20 MB of values went to Rust; the heap must not have grown by anything like that.
+  t.true(process.memoryUsage().heapUsed - before < 10_000_000)
+  await b.close()
+})
+
+test('MemoryBackend: a key over the maximum size is rejected', async (t) => {
+  const b = new MemoryBackend()
+  const err = t.throws(() => b.putSync(Buffer.alloc(64 * 1024 + 1), 'v'))
+  t.is(err.code, 'ERR_STATEKIT_INVALID_ARG')
+  b.putSync(Buffer.alloc(64 * 1024, 1), 'v')
+  t.is(b.stats().entryCount, 1)
+  await b.close()
+})

@@ -1,0 +1,52 @@
+import test from 'ava'
+import { execFile } from 'node:child_process'
+import { fileURLToPath } from 'node:url'
+import { Worker } from 'node:worker_threads'
+import { createRequire } from 'node:module'
+import { MemoryBackend, StateError } from '../dist/index.js'
+
+const fixture = (name) => fileURLToPath(new URL(`./fixtures/${name}`, import.meta.url))
+
+test('the addon loads and works in worker_threads Workers, side by side', async (t) => {
+  const run = (id) =>
+    new Promise((resolve, reject) => {
+      const w = new Worker(fixture('worker.mjs'), { workerData: { id, n: 5000 } })
+      w.once('message', resolve)
+      w.once('error', reject)
+    })
+  const results = await Promise.all([run(1), run(2), run(3)])
+  const expected = (5000 * 4999) // sum of 2*i for i < 5000
+  for (const r of results) {
+    t.is(r.sum, expected)
+    t.is(r.stats.entryCount, 5000)
+    t.is(r.stats.hitCount, 5000)
+  }
+  // The main thread's addon instance is independent and still works.
+  const b = new MemoryBackend()
+  b.putSync('main', 'ok')
+  t.is(b.getSync('main').toString(), 'ok')
+  await b.close()
+})
+
+test('a process with a running cleanup task exits by itself', async (t) => {
+  const started = Date.now()
+  const { stdout } = await new Promise((resolve, reject) => {
+    execFile(process.execPath, [fixture('cleanup-exit.mjs')], { timeout: 20_000 }, (err, stdout, stderr) =>
+      err ? reject(Object.assign(err, { stderr })) : resolve({ stdout }),
+    )
+  })
+  const stats = JSON.parse(stdout)
+  t.is(stats.entryCount, 0, 'the cleanup thread swept the expired entries')
+  t.is(stats.expiredCount, 1000)
+  t.true(Date.now() - started < 15_000)
+})
+
+test('a Rust panic reaches JavaScript as a thrown Error and the process lives on', (t) => {
+  const native = createRequire(import.meta.url)('../native/index.js')
+  const err = t.throws(() => native.__panicForTest(), { instanceOf: Error })
+  t.regex(String(err.message), /statekit test panic/)
+  t.false(err instanceof StateError, 'raw addon errors are mapped by the TypeScript layer')
+  const b = new MemoryBackend()
+  b.putSync('still', 'alive')
+  t.is(b.getSync('still').toString(), 'alive')
+})
