@@ -3,10 +3,14 @@
 
 pub mod cleanup;
 pub mod clock;
+pub mod dir_lock;
 pub mod error;
 pub mod limits;
 pub mod memory;
 pub mod range;
+pub mod sled_format;
+pub mod sled_open;
+pub mod sled_tier;
 pub mod stats;
 pub mod ttl;
 

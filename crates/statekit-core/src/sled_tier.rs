@@ -1,0 +1,415 @@
+//! The persistent tier on sled: the memory tier's semantics, stored on disk.
+//!
+//! Writes are applied at once and become durable at the next flush (periodic, or
+//! [`SledTier::flush`]). A batch is one sled `Batch` on the data tree: after a crash
+//! all of it or none of it is there. Expiry index records are written before the data
+//! they index, so a crash can leave a stale index record but never an unindexed
+//! expiring entry.
+
+use std::collections::BTreeMap;
+use std::ops::Bound;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::Arc;
+
+use crate::clock::{Clock, SystemClock};
+use crate::dir_lock::DirLock;
+use crate::error::Result;
+use crate::limits::{check_key, check_keys, check_value};
+use crate::memory::PutEntry;
+use crate::range::KeyRange;
+use crate::sled_format::{
+    decode_value, encode_value, index_key, split_index_key, DATA_TREE, EXPIRY_TREE, HEADER,
+};
+use crate::sled_open::{ensure_dir, guarded, SledOptions};
+use crate::stats::{Counters, StatsSnapshot};
+use crate::ttl::{is_expired, Ttl, NEVER};
+
+/// One page of an ordered scan.
+#[derive(Debug, Default)]
+pub struct Page {
+    /// Live entries: key and value (without the expiry header).
+    pub entries: Vec<(sled::IVec, sled::IVec)>,
+    /// The last key the scan passed, live or not: where the next page starts.
+    pub last: Option<sled::IVec>,
+    /// Whether the range is exhausted.
+    pub done: bool,
+}
+
+/// The sled tier. Dropping it closes sled and then releases the directory lock.
+pub struct SledTier {
+    data: sled::Tree,
+    expiry: sled::Tree,
+    db: sled::Db,
+    default_ttl: Ttl,
+    clock: Arc<dyn Clock>,
+    counters: Counters,
+    entries: AtomicU64,
+    bytes: AtomicU64,
+    path: PathBuf,
+    _lock: DirLock,
+}
+
+impl std::fmt::Debug for SledTier {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SledTier")
+            .field("path", &self.path)
+            .finish()
+    }
+}
+
+impl SledTier {
+    /// Opens (or creates) the store at `options.path` on the system clock.
+    pub fn open(options: &SledOptions) -> Result<SledTier> {
+        Self::open_with_clock(options, Arc::new(SystemClock))
+    }
+
+    /// Opens the store on the given clock. Reads every record once, to count entries.
+    pub fn open_with_clock(options: &SledOptions, clock: Arc<dyn Clock>) -> Result<SledTier> {
+        options.validate()?;
+        let path = options.path.clone();
+        ensure_dir(&path)?;
+        let lock = DirLock::acquire(&path)?;
+        let config = options.sled_config();
+        let db = guarded(&path, "opening", || config.open())?;
+        let data = guarded(&path, "opening its data tree", || db.open_tree(DATA_TREE))?;
+        let expiry = guarded(&path, "opening its expiry index", || {
+            db.open_tree(EXPIRY_TREE)
+        })?;
+        let (entries, bytes) = guarded(&path, "reading its records", || {
+            let mut n = 0u64;
+            let mut bytes = 0u64;
+            for item in data.iter() {
+                let (k, v) = item?;
+                n += 1;
+                bytes += (k.len() + v.len().saturating_sub(HEADER)) as u64;
+            }
+            Ok((n, bytes))
+        })?;
+        Ok(SledTier {
+            data,
+            expiry,
+            db,
+            default_ttl: match options.default_ttl {
+                Ttl::Default => Ttl::Never,
+                t => t,
+            },
+            clock,
+            counters: Counters::default(),
+            entries: AtomicU64::new(entries),
+            bytes: AtomicU64::new(bytes),
+            path,
+            _lock: lock,
+        })
+    }
+
+    /// The store's directory.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The current time on this tier's clock.
+    pub fn now_ms(&self) -> u64 {
+        self.clock.now_ms()
+    }
+
+    fn guard<T>(&self, what: &str, f: impl FnOnce() -> sled::Result<T>) -> Result<T> {
+        guarded(&self.path, what, f)
+    }
+
+    /// Calls `f` with the live value of `key`, counting a hit or a miss.
+    pub fn get_with<R>(&self, key: &[u8], f: impl FnOnce(&[u8]) -> R) -> Result<Option<R>> {
+        check_key(key)?;
+        let found = self.peek_with(key, f)?;
+        match found {
+            Some(_) => self.counters.hit(),
+            None => self.counters.miss(),
+        }
+        Ok(found)
+    }
+
+    /// Like [`SledTier::get_with`], not counted as a get.
+    pub fn peek_with<R>(&self, key: &[u8], f: impl FnOnce(&[u8]) -> R) -> Result<Option<R>> {
+        let Some(raw) = self.guard("reading", || self.data.get(key))? else {
+            return Ok(None);
+        };
+        let (exp, value) = decode_value(&raw)?;
+        if is_expired(exp, self.now_ms()) {
+            self.remove_expired(key, &raw, exp)?;
+            return Ok(None);
+        }
+        Ok(Some(f(value)))
+    }
+
+    /// A copy of the live value of `key`.
+    pub fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>> {
+        self.get_with(key, |v| v.to_vec())
+    }
+
+    /// Whether `key` has a live value. Not counted as a get.
+    pub fn has(&self, key: &[u8]) -> Result<bool> {
+        check_key(key)?;
+        Ok(self.peek_with(key, |_| ())?.is_some())
+    }
+
+    fn expiry(&self, ttl: Ttl, now: u64) -> u64 {
+        ttl.expires_at(self.default_ttl, now)
+    }
+
+    fn account(&self, key: &[u8], old: Option<&sled::IVec>, new_value_len: usize) {
+        match old {
+            None => {
+                self.entries.fetch_add(1, Relaxed);
+                self.bytes
+                    .fetch_add((key.len() + new_value_len) as u64, Relaxed);
+            }
+            Some(old) => {
+                let old_len = old.len().saturating_sub(HEADER);
+                self.bytes.fetch_add(new_value_len as u64, Relaxed);
+                self.bytes.fetch_sub(old_len as u64, Relaxed);
+            }
+        }
+    }
+
+    fn forget(&self, key: &[u8], old: &sled::IVec) {
+        self.entries.fetch_sub(1, Relaxed);
+        self.bytes.fetch_sub(
+            (key.len() + old.len().saturating_sub(HEADER)) as u64,
+            Relaxed,
+        );
+    }
+
+    /// Stores `value` under `key`.
+    pub fn put(&self, key: &[u8], value: &[u8], ttl: Ttl) -> Result<()> {
+        check_key(key)?;
+        check_value(value)?;
+        let exp = self.expiry(ttl, self.now_ms());
+        if exp != NEVER {
+            self.guard("writing the expiry index", || {
+                self.expiry.insert(index_key(exp, key), &[])
+            })?;
+        }
+        let old = self.guard("writing", || {
+            self.data.insert(key, encode_value(exp, value))
+        })?;
+        self.account(key, old.as_ref(), value.len());
+        self.counters.put(1);
+        Ok(())
+    }
+
+    /// Stores every entry as one atomic sled batch, or none if any is invalid.
+    pub fn put_many(&self, entries: &[PutEntry<'_>]) -> Result<()> {
+        for e in entries {
+            check_key(e.key)?;
+            check_value(e.value)?;
+        }
+        let now = self.now_ms();
+        // The last write of a key in the batch wins, as with separate puts.
+        let mut last: BTreeMap<&[u8], (u64, &[u8])> = BTreeMap::new();
+        for e in entries {
+            last.insert(e.key, (self.expiry(e.ttl, now), e.value));
+        }
+        let mut index = sled::Batch::default();
+        let mut batch = sled::Batch::default();
+        let mut sizes = Vec::with_capacity(last.len());
+        for (key, (exp, value)) in &last {
+            if *exp != NEVER {
+                index.insert(index_key(*exp, key), &[]);
+            }
+            batch.insert(*key, encode_value(*exp, value));
+            let old = self.guard("reading", || self.data.get(key))?;
+            sizes.push((*key, old, value.len()));
+        }
+        self.guard("writing the expiry index", || {
+            self.expiry.apply_batch(index)
+        })?;
+        self.guard("writing a batch", || self.data.apply_batch(batch))?;
+        for (key, old, len) in sizes {
+            self.account(key, old.as_ref(), len);
+        }
+        self.counters.put(entries.len() as u64);
+        Ok(())
+    }
+
+    /// Stores an entry with an absolute expiry as it is (restore). An entry that has
+    /// already expired is not stored; returns whether it was.
+    pub fn insert_absolute(&self, key: &[u8], value: &[u8], expires_at: u64) -> Result<bool> {
+        check_key(key)?;
+        check_value(value)?;
+        if is_expired(expires_at, self.now_ms()) {
+            return Ok(false);
+        }
+        if expires_at != NEVER {
+            self.guard("writing the expiry index", || {
+                self.expiry.insert(index_key(expires_at, key), &[])
+            })?;
+        }
+        let old = self.guard("writing", || {
+            self.data.insert(key, encode_value(expires_at, value))
+        })?;
+        self.account(key, old.as_ref(), value.len());
+        Ok(true)
+    }
+
+    fn remove(&self, key: &[u8]) -> Result<bool> {
+        let Some(old) = self.guard("deleting", || self.data.remove(key))? else {
+            return Ok(false);
+        };
+        self.forget(key, &old);
+        let (exp, _) = decode_value(&old)?;
+        if is_expired(exp, self.now_ms()) {
+            self.counters.expired(1);
+            Ok(false)
+        } else {
+            self.counters.delete(1);
+            Ok(true)
+        }
+    }
+
+    /// Removes `key`; returns whether a live entry was removed.
+    pub fn delete(&self, key: &[u8]) -> Result<bool> {
+        check_key(key)?;
+        self.remove(key)
+    }
+
+    /// Removes every key, or none if any key is invalid.
+    pub fn delete_many(&self, keys: &[&[u8]]) -> Result<Vec<bool>> {
+        check_keys(keys)?;
+        keys.iter().map(|k| self.remove(k)).collect()
+    }
+
+    /// Removes the record `raw` of `key` if it is still there; returns whether it was.
+    fn remove_expired(&self, key: &[u8], raw: &sled::IVec, exp: u64) -> Result<bool> {
+        let swapped = self.guard("removing an expired entry", || {
+            self.data
+                .compare_and_swap(key, Some(raw.as_ref()), None::<&[u8]>)
+        })?;
+        if swapped.is_ok() {
+            self.forget(key, raw);
+            self.counters.expired(1);
+            self.guard("updating the expiry index", || {
+                self.expiry.remove(index_key(exp, key))
+            })?;
+            return Ok(true);
+        }
+        Ok(false)
+    }
+
+    /// Removes every expired entry; returns how many. Reads only the expiry index
+    /// records that are due, so its cost follows what has expired, not the store size.
+    pub fn cleanup_expired(&self) -> Result<u64> {
+        let now = self.now_ms();
+        let due_end = (now.saturating_add(1)).to_be_bytes();
+        let mut removed = 0;
+        for item in self.expiry.range(..&due_end[..]) {
+            let (idx, _) = self.guard("reading the expiry index", || item)?;
+            let Some((exp, key)) = split_index_key(&idx) else {
+                continue;
+            };
+            if let Some(raw) = self.guard("reading", || self.data.get(key))? {
+                let (stored_exp, _) = decode_value(&raw)?;
+                if stored_exp == exp
+                    && is_expired(exp, now)
+                    && self.remove_expired(key, &raw, exp)?
+                {
+                    removed += 1;
+                    continue;
+                }
+            }
+            // Stale: the entry was overwritten, deleted, or already removed.
+            self.guard("updating the expiry index", || self.expiry.remove(&idx))?;
+        }
+        Ok(removed)
+    }
+
+    /// Removes every entry.
+    pub fn clear(&self) -> Result<()> {
+        self.guard("clearing", || self.data.clear())?;
+        self.guard("clearing the expiry index", || self.expiry.clear())?;
+        self.entries.store(0, Relaxed);
+        self.bytes.store(0, Relaxed);
+        Ok(())
+    }
+
+    /// Up to `max` live entries of `range` after the key `after` (in the range's order).
+    pub fn page(&self, range: &KeyRange, after: Option<&[u8]>, max: usize) -> Result<Page> {
+        let lower: Bound<Vec<u8>> = match (after, range.reverse) {
+            (Some(a), false) => Bound::Excluded(a.to_vec()),
+            _ => range
+                .lower_bound()
+                .map_or(Bound::Unbounded, |b| Bound::Included(b.to_vec())),
+        };
+        let upper: Bound<Vec<u8>> = match (after, range.reverse) {
+            (Some(a), true) => Bound::Excluded(a.to_vec()),
+            _ => range
+                .upper_bound()
+                .map_or(Bound::Unbounded, Bound::Excluded),
+        };
+        let mut page = Page::default();
+        if bounds_empty(&lower, &upper) {
+            page.done = true;
+            return Ok(page);
+        }
+        let now = self.now_ms();
+        let iter = self.data.range::<Vec<u8>, _>((lower, upper));
+        let mut iter: Box<dyn Iterator<Item = sled::Result<(sled::IVec, sled::IVec)>>> =
+            if range.reverse {
+                Box::new(iter.rev())
+            } else {
+                Box::new(iter)
+            };
+        let mut scanned = 0usize;
+        loop {
+            let Some(item) = iter.next() else {
+                page.done = true;
+                break;
+            };
+            let (key, raw) = self.guard("scanning", || item)?;
+            scanned += 1;
+            let (exp, _) = decode_value(&raw)?;
+            if range.contains(&key) && !is_expired(exp, now) {
+                page.entries
+                    .push((key.clone(), raw.subslice(HEADER, raw.len() - HEADER)));
+            }
+            page.last = Some(key);
+            // Bound the work of one call even when most records are expired.
+            if page.entries.len() >= max || scanned >= max.saturating_mul(8).max(1024) {
+                break;
+            }
+        }
+        Ok(page)
+    }
+
+    /// Writes everything to disk; returns the bytes flushed.
+    pub fn flush(&self) -> Result<u64> {
+        Ok(self.guard("flushing", || self.db.flush())? as u64)
+    }
+
+    /// Bytes the store takes on disk.
+    pub fn size_on_disk(&self) -> Result<u64> {
+        self.guard("measuring", || self.db.size_on_disk())
+    }
+
+    /// Counters and sizes; `memory_bytes` is the bytes of live keys and values.
+    pub fn stats(&self) -> StatsSnapshot {
+        self.counters
+            .snapshot(self.entries.load(Relaxed), self.bytes.load(Relaxed))
+    }
+}
+
+fn bounds_empty(lower: &Bound<Vec<u8>>, upper: &Bound<Vec<u8>>) -> bool {
+    match (lower, upper) {
+        (Bound::Included(l), Bound::Excluded(u)) | (Bound::Excluded(l), Bound::Excluded(u)) => {
+            l >= u
+        }
+        (Bound::Excluded(l), Bound::Included(u)) => l >= u,
+        (Bound::Included(l), Bound::Included(u)) => l > u,
+        _ => false,
+    }
+}
+
+impl crate::cleanup::Sweep for SledTier {
+    fn sweep(&self) -> u64 {
+        self.cleanup_expired().unwrap_or(0)
+    }
+}
