@@ -15,8 +15,8 @@ export declare class CleanupHandle {
   stop(): void
 }
 
-/** A cursor returned by `MemoryStore.cursor()`. */
-export declare class KeyCursor {
+/** A cursor returned by `NativeStore.cursor()`. */
+export declare class Cursor {
   /**
    * Up to `max` entries as a flat array `[key, value, key, value, ...]`; empty when
    * the cursor is done.
@@ -26,13 +26,13 @@ export declare class KeyCursor {
   restKeys(): unknown[]
 }
 
-/** The in-memory tier. Keys and values are bytes; the TypeScript layer converts. */
-export declare class MemoryStore {
+/** A store of either tier. Keys and values are bytes; the TypeScript layer converts. */
+export declare class NativeStore {
   /**
-   * A new empty store whose entries expire after `default_ttl_ms` (absent, 0 or
-   * infinity: never).
+   * A new empty memory-tier store whose entries expire after `default_ttl_ms`
+   * (absent, 0 or infinity: never).
    */
-  constructor(defaultTtlMs?: number | undefined | null)
+  static memory(defaultTtlMs?: number | undefined | null): NativeStore
   /** The live value of `key`, copied into a new Buffer. */
   get(key: Uint8Array): Buffer | null
   /** Whether `key` has a live value. */
@@ -41,17 +41,17 @@ export declare class MemoryStore {
   put(key: Uint8Array, value: Uint8Array, ttlMs?: number | undefined | null): void
   /** Removes `key`; returns whether a live entry was removed. */
   delete(key: Uint8Array): boolean
-  /** The live values of `keys` (`undefined` for a miss), in one call. */
+  /** The live values of `keys` (holes for misses), in one call. */
   getMany(keys: unknown[]): unknown[]
-  /**
-   * Stores every `[key, value, ttl]` triple given as three parallel arrays, all or
-   * none.
-   */
+  /** Stores every `[key, value, ttl]` given as three parallel arrays, all or none. */
   putMany(keys: unknown[], values: unknown[], ttls: Array<number | undefined | null>): void
-  /** Removes every key; returns for each whether a live entry was removed. */
+  /**
+   * Removes every key, or none if any is invalid; returns for each whether a live
+   * entry was removed.
+   */
   deleteMany(keys: unknown[]): Array<boolean>
-  /** A cursor over the live keys of a range, in key order. */
-  cursor(range: RangeOptions): KeyCursor
+  /** A cursor over the live entries of a range, in key order. */
+  cursor(range: RangeOptions): Cursor
   /** Removes every entry. */
   clear(): void
   /** Removes expired entries now; returns how many. */
@@ -60,8 +60,15 @@ export declare class MemoryStore {
   startCleanupTask(intervalMs: number): CleanupHandle
   /** Counters and sizes. */
   stats(): Stats
-  /** Releases the data; every later call fails with `ERR_STATEKIT_CLOSED`. */
-  close(): void
+  /** Writes every earlier write to disk, on a worker thread (sled tier). */
+  flush(): Promise<number>
+  /** Bytes on disk, measured on a worker thread (sled tier). */
+  sizeOnDisk(): Promise<number>
+  /**
+   * Releases the store; every later call fails with `ERR_STATEKIT_CLOSED`. A sled
+   * store is flushed and its directory unlocked by the time the Promise resolves.
+   */
+  close(): Promise<void>
   /** Whether `close()` was called. */
   get closed(): boolean
 }
@@ -73,6 +80,9 @@ export declare class MemoryStore {
  */
 export declare function __panicForTest(): void
 
+/** Opens (or creates) a sled store on a worker thread. */
+export declare function openSled(config: SledConfig): Promise<NativeStore>
+
 /** Which keys to visit: all bytes, already normalized by the TypeScript layer. */
 export interface RangeOptions {
   prefix?: Buffer
@@ -80,6 +90,18 @@ export interface RangeOptions {
   lt?: Buffer
   limit?: number
   reverse?: boolean
+}
+
+/** The sled tier's options, as the TypeScript layer passes them. */
+export interface SledConfig {
+  path: string
+  ttl?: number
+  cacheCapacity?: number
+  compression?: boolean
+  /** Milliseconds between background flushes; `null` for none; absent for 500. */
+  flushEveryMs?: number
+  noPeriodicFlush?: boolean
+  mode?: string
 }
 
 /** Counters and sizes of a backend. */
@@ -92,4 +114,6 @@ export interface Stats {
   expiredCount: number
   entryCount: number
   memoryBytes: number
+  /** Bytes on disk (sled tier only). */
+  diskBytes?: number
 }

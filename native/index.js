@@ -836,6 +836,7 @@ function __napiStampBindingTarget(exportsObject, target) {
 module.exports.__napiBindingTarget = __napiStampBindingTarget(nativeBinding, __napiLoadedBindingTarget)
 module.exports = nativeBinding
 module.exports.CleanupHandle = nativeBinding.CleanupHandle
-module.exports.KeyCursor = nativeBinding.KeyCursor
-module.exports.MemoryStore = nativeBinding.MemoryStore
+module.exports.Cursor = nativeBinding.Cursor
+module.exports.NativeStore = nativeBinding.NativeStore
 module.exports.__panicForTest = nativeBinding.__panicForTest
+module.exports.openSled = nativeBinding.openSled

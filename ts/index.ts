@@ -25,4 +25,5 @@ export type {
 } from './types.js'
 export { NativeBackend } from './native-backend.js'
 export { MemoryBackend, type MemoryBackendOptions } from './memory-backend.js'
+export { SledBackend, type SledBackendOptions } from './sled-backend.js'
 export { TypedStore } from './typed-store.js'

@@ -32,7 +32,7 @@ export class MemoryBackend extends NativeBackend {
     const ttl = ttlOption(opts?.ttl)
     let native
     try {
-      native = new addon.MemoryStore(ttl)
+      native = addon.NativeStore.memory(ttl)
     } catch (e) {
       throw fromNative(e)
     }

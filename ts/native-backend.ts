@@ -221,7 +221,9 @@ export abstract class NativeBackend implements StateBackend {
   /** @inheritDoc */
   stats(): BackendStats {
     try {
-      return this.#native.stats()
+      const s = this.#native.stats()
+      if (s.diskBytes === undefined || s.diskBytes === null) delete s.diskBytes
+      return s as BackendStats
     } catch (e) {
       throw fromNative(e)
     }
@@ -255,7 +257,17 @@ export abstract class NativeBackend implements StateBackend {
 
   /** @inheritDoc */
   async close(): Promise<void> {
-    this.#native.close()
+    if (this.#native.closed) return
+    try {
+      await this.#native.close()
+    } catch (e) {
+      throw fromNative(e)
+    }
+  }
+
+  /** @internal The native store, for the tiers' own methods. */
+  protected get native(): NativeStore {
+    return this.#native
   }
 
   /** @inheritDoc */

@@ -44,8 +44,13 @@ export interface BackendStats {
   expiredCount: number
   /** Entries held now, including expired ones not swept yet. */
   entryCount: number
-  /** Bytes of keys and values plus a fixed per-entry overhead. */
+  /**
+   * Memory tier: bytes of keys and values plus a fixed per-entry overhead. Sled tier:
+   * bytes of the live keys and values stored.
+   */
   memoryBytes: number
+  /** Sled tier only: bytes the store takes on disk. */
+  diskBytes?: number
 }
 
 /** Options of `namespace()`. */

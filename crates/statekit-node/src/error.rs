@@ -37,3 +37,8 @@ pub fn from_napi(e: napi::Error) -> JsError {
 pub fn closed() -> JsError {
     to_js(statekit_core::Error::closed())
 }
+
+/// An invalid-argument error.
+pub fn invalid(message: impl Into<String>) -> JsError {
+    to_js(statekit_core::Error::invalid_arg(message))
+}

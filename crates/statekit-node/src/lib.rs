@@ -2,12 +2,16 @@
 //! and error codes only; the logic lives in the core crate.
 
 #![deny(clippy::all)]
+// napi-derive registers exports only outside `cfg(test)`, so a test build sees them unused.
+#![cfg_attr(test, allow(dead_code))]
 
 mod cursor;
 mod error;
-mod memory_store;
 mod range;
+mod sled_open;
+mod sled_tasks;
 mod stats;
+mod store;
 
 /// Panics on purpose, under `catch_unwind`: the tests call it to prove that a Rust
 /// panic reaches JavaScript as an error and the process lives on. Not part of the

@@ -14,10 +14,12 @@ pub struct Stats {
     pub expired_count: f64,
     pub entry_count: f64,
     pub memory_bytes: f64,
+    /// Bytes on disk (sled tier only).
+    pub disk_bytes: Option<f64>,
 }
 
-impl From<StatsSnapshot> for Stats {
-    fn from(s: StatsSnapshot) -> Self {
+impl Stats {
+    pub fn from_snapshot(s: StatsSnapshot, disk_bytes: Option<u64>) -> Self {
         Stats {
             get_count: s.get_count as f64,
             hit_count: s.hit_count as f64,
@@ -27,6 +29,7 @@ impl From<StatsSnapshot> for Stats {
             expired_count: s.expired_count as f64,
             entry_count: s.entry_count as f64,
             memory_bytes: s.memory_bytes as f64,
+            disk_bytes: disk_bytes.map(|b| b as f64),
         }
     }
 }

@@ -1,0 +1,114 @@
+import { ttlOption } from './bytes.js'
+import { describe, fromNative, invalidArg } from './errors.js'
+import { addon, type NativeStore } from './native.js'
+import { NativeBackend } from './native-backend.js'
+
+/** Options of {@link SledBackend.open}. */
+export interface SledBackendOptions {
+  /** The store's directory. Created if missing; it must not be a file. */
+  path: string
+  /** Default time to live of entries in milliseconds; absent, 0 or `Infinity`: none. */
+  ttl?: number
+  /** Bytes of sled's page cache. Default: sled's (1 GiB). */
+  cacheCapacity?: number
+  /**
+   * sled's zstd compression of its pages. It cannot change across restarts: opening a
+   * store with the other setting fails with `ERR_STATEKIT_INVALID_ARG`.
+   */
+  compression?: boolean
+  /**
+   * Milliseconds between background flushes to disk. Default 500. `null`: no periodic
+   * flush; writes are durable only after `flush()` or `close()`.
+   */
+  flushEveryMs?: number | null
+  /** sled's write mode: `'highThroughput'` (default) or `'lowSpace'`. */
+  mode?: 'highThroughput' | 'lowSpace'
+}
+
+/**
+ * The persistent tier, on sled: the same contract as {@link MemoryBackend}, kept on
+ * disk. Expiry is stored as absolute time with each value, so TTLs run on while the
+ * store is closed.
+ *
+ * Durability: a write is applied when its call returns and durable after the next
+ * flush: the periodic one (`flushEveryMs`), `flush()`, or `close()`. `putMany` is one
+ * atomic batch: after a crash all of it or none of it is there.
+ *
+ * @example
+ * ```ts
+ * const store = await SledBackend.open({ path: './state', flushEveryMs: 1000 })
+ * await store.put('window:123', 'state')
+ * await store.flush()   // durable now
+ * await store.close()   // flushes and releases the directory
+ * ```
+ */
+export class SledBackend extends NativeBackend {
+  private constructor(native: NativeStore) {
+    super(native)
+  }
+
+  /**
+   * Opens (or creates) the store in `config.path`, on a worker thread. Fails with
+   * `ERR_STATEKIT_LOCKED` if another open store (in this process or another) holds
+   * the directory, `ERR_STATEKIT_IO` if the path is a file, `ERR_STATEKIT_CORRUPT` if
+   * the directory is damaged, and `ERR_STATEKIT_INVALID_ARG` for bad options (then
+   * nothing on disk is touched).
+   */
+  static async open(config: SledBackendOptions): Promise<SledBackend> {
+    if (config === null || typeof config !== 'object') {
+      throw invalidArg(`config must be an object, got ${describe(config)}`)
+    }
+    const { path, cacheCapacity, compression, flushEveryMs, mode } = config
+    if (typeof path !== 'string' || path.length === 0) {
+      throw invalidArg(`path must be a non-empty string, got ${describe(path)}`)
+    }
+    const ttl = ttlOption(config.ttl)
+    if (cacheCapacity !== undefined && (typeof cacheCapacity !== 'number' || !Number.isSafeInteger(cacheCapacity) || cacheCapacity < 0)) {
+      throw invalidArg(`cacheCapacity must be a non-negative integer, got ${describe(cacheCapacity)}`)
+    }
+    if (compression !== undefined && typeof compression !== 'boolean') {
+      throw invalidArg(`compression must be a boolean, got ${describe(compression)}`)
+    }
+    if (flushEveryMs !== undefined && flushEveryMs !== null && (typeof flushEveryMs !== 'number' || !Number.isSafeInteger(flushEveryMs) || flushEveryMs < 1)) {
+      throw invalidArg(`flushEveryMs must be a positive integer or null, got ${describe(flushEveryMs)}`)
+    }
+    if (mode !== undefined && mode !== 'highThroughput' && mode !== 'lowSpace') {
+      throw invalidArg(`mode must be 'highThroughput' or 'lowSpace', got ${describe(mode)}`)
+    }
+    try {
+      const native = await addon.openSled({
+        path,
+        ...(ttl !== undefined ? { ttl } : {}),
+        ...(cacheCapacity !== undefined ? { cacheCapacity } : {}),
+        ...(compression !== undefined ? { compression } : {}),
+        ...(typeof flushEveryMs === 'number' ? { flushEveryMs } : {}),
+        ...(flushEveryMs === null ? { noPeriodicFlush: true } : {}),
+        ...(mode !== undefined ? { mode } : {}),
+      })
+      return new SledBackend(native)
+    } catch (e) {
+      throw fromNative(e)
+    }
+  }
+
+  /**
+   * Resolves when every earlier write is on disk; returns the bytes written. Runs on
+   * a worker thread, never blocking the event loop.
+   */
+  async flush(): Promise<number> {
+    try {
+      return await this.native.flush()
+    } catch (e) {
+      throw fromNative(e)
+    }
+  }
+
+  /** Bytes the store takes on disk. */
+  async sizeOnDisk(): Promise<number> {
+    try {
+      return await this.native.sizeOnDisk()
+    } catch (e) {
+      throw fromNative(e)
+    }
+  }
+}
