@@ -1,6 +1,10 @@
 //! statekit-core: the storage engine behind the statekit Node.js addon. Pure Rust, no
 //! N-API: the binding crate converts arguments and errors and calls into this.
 
+pub mod block_codec;
+pub mod checkpoint_format;
+pub mod checkpoint_reader;
+pub mod checkpoint_writer;
 pub mod cleanup;
 pub mod clock;
 pub mod dir_lock;

@@ -1,0 +1,392 @@
+//! The checkpoint file format, version 1. `docs/checkpoint-format.md` describes it for
+//! readers without this code. All integers are little-endian.
+//!
+//! ```text
+//! header  magic "STATEKIT", version u16, kind u8, compression u8, header length u32,
+//!         id u64, base id u64, created at u64 (ms), entry count u64,
+//!         metadata length u32, metadata (JSON), crc32c u32 of all the header before it
+//! body    blocks: raw length u32, stored length u32, record count u32,
+//!         crc32c u32 (of the three fields before it and the stored bytes), stored bytes
+//! footer  block count u64, record count u64, raw bytes u64, body bytes u64,
+//!         crc32c u32 of the whole file before it, reserved u32, magic "STKITEND"
+//! ```
+//!
+//! A record is `op u8` then: put (0): key length u32, key, expires at u64 (ms, 0 =
+//! never), value length u32, value; tombstone (1): key length u32, key; clear (2):
+//! nothing.
+
+use crate::error::{Error, ErrorCode, Result};
+
+pub const MAGIC: &[u8; 8] = b"STATEKIT";
+pub const FOOTER_MAGIC: &[u8; 8] = b"STKITEND";
+pub const VERSION: u16 = 1;
+/// Bytes of the header before the metadata.
+pub const HEADER_FIXED: usize = 52;
+/// Bytes of the footer.
+pub const FOOTER_LEN: usize = 48;
+/// Bytes of a block's header.
+pub const BLOCK_HEADER: usize = 16;
+/// The raw size at which a block is closed.
+pub const BLOCK_TARGET: usize = 1 << 20;
+/// The largest metadata, in bytes.
+pub const MAX_METADATA: usize = 1 << 20;
+
+/// Full or incremental.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    Full,
+    Incremental,
+}
+
+impl Kind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Kind::Full => "full",
+            Kind::Incremental => "incremental",
+        }
+    }
+}
+
+/// How blocks are compressed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Compression {
+    None,
+    Zstd(i32),
+    Lz4,
+}
+
+impl Compression {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Compression::None => "none",
+            Compression::Zstd(_) => "zstd",
+            Compression::Lz4 => "lz4",
+        }
+    }
+
+    fn code(self) -> u8 {
+        match self {
+            Compression::None => 0,
+            Compression::Zstd(_) => 1,
+            Compression::Lz4 => 2,
+        }
+    }
+
+    /// Reads a compression option: `none`, `lz4`, or `zstd` with a level from 1 to 22
+    /// (default 3).
+    pub fn parse(name: &str, level: Option<i32>) -> Result<Compression> {
+        match (name, level) {
+            ("none", None) => Ok(Compression::None),
+            ("lz4", None) => Ok(Compression::Lz4),
+            ("zstd", None) => Ok(Compression::Zstd(3)),
+            ("zstd", Some(l)) if (1..=22).contains(&l) => Ok(Compression::Zstd(l)),
+            ("zstd", Some(l)) => Err(Error::invalid_arg(format!(
+                "zstd level must be from 1 to 22, got {l}"
+            ))),
+            (_, Some(_)) if name == "none" || name == "lz4" => Err(Error::invalid_arg(format!(
+                "a compression level applies only to zstd, not {name}"
+            ))),
+            _ => Err(Error::invalid_arg(format!(
+                "compression must be 'zstd', 'lz4' or 'none', got '{name}'"
+            ))),
+        }
+    }
+}
+
+/// What the header says.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Header {
+    pub kind: Kind,
+    pub compression: Compression,
+    pub id: u64,
+    pub base_id: u64,
+    pub created_at: u64,
+    pub entry_count: u64,
+    /// User metadata, JSON text.
+    pub metadata: String,
+}
+
+/// What the footer says.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Footer {
+    pub block_count: u64,
+    pub record_count: u64,
+    pub raw_bytes: u64,
+    pub body_bytes: u64,
+    pub file_crc: u32,
+}
+
+/// A damage report: what is wrong and where.
+pub fn corrupt(path: &str, at: &str, what: impl std::fmt::Display) -> Error {
+    Error::new(
+        ErrorCode::Corrupt,
+        format!("checkpoint {path} is damaged: {at}: {what}"),
+    )
+}
+
+impl Header {
+    /// The header's bytes, ending with its checksum.
+    pub fn encode(&self) -> Vec<u8> {
+        let meta = self.metadata.as_bytes();
+        let len = HEADER_FIXED + meta.len() + 4;
+        let mut out = Vec::with_capacity(len);
+        out.extend_from_slice(MAGIC);
+        out.extend_from_slice(&VERSION.to_le_bytes());
+        out.push(match self.kind {
+            Kind::Full => 0,
+            Kind::Incremental => 1,
+        });
+        out.push(self.compression.code());
+        out.extend_from_slice(&(len as u32).to_le_bytes());
+        out.extend_from_slice(&self.id.to_le_bytes());
+        out.extend_from_slice(&self.base_id.to_le_bytes());
+        out.extend_from_slice(&self.created_at.to_le_bytes());
+        out.extend_from_slice(&self.entry_count.to_le_bytes());
+        out.extend_from_slice(&(meta.len() as u32).to_le_bytes());
+        out.extend_from_slice(meta);
+        let crc = crc32c::crc32c(&out);
+        out.extend_from_slice(&crc.to_le_bytes());
+        out
+    }
+
+    /// The total header length given its fixed part, or an error naming the damage.
+    pub fn length(path: &str, fixed: &[u8]) -> Result<usize> {
+        if fixed.len() < HEADER_FIXED {
+            return Err(corrupt(
+                path,
+                "header",
+                "the file is shorter than a checkpoint header",
+            ));
+        }
+        if &fixed[..8] != MAGIC {
+            return Err(Error::new(
+                ErrorCode::Corrupt,
+                format!("{path} is not a statekit checkpoint (bad magic at offset 0)"),
+            ));
+        }
+        let version = u16::from_le_bytes([fixed[8], fixed[9]]);
+        if version != VERSION {
+            return Err(corrupt(
+                path,
+                "header at offset 8",
+                format!(
+                    "format version {version} is not supported (this statekit reads {VERSION})"
+                ),
+            ));
+        }
+        let len = u32_at(fixed, 12) as usize;
+        let meta = u32_at(fixed, 48) as usize;
+        if meta > MAX_METADATA || len != HEADER_FIXED + meta + 4 {
+            return Err(corrupt(
+                path,
+                "header at offset 12",
+                "header length is inconsistent",
+            ));
+        }
+        Ok(len)
+    }
+
+    /// Parses a whole header (as long as [`Header::length`] said).
+    pub fn decode(path: &str, bytes: &[u8]) -> Result<Header> {
+        let len = Header::length(path, bytes)?;
+        if bytes.len() < len {
+            return Err(corrupt(path, "header", "the file ends inside the header"));
+        }
+        let stored = u32_at(bytes, len - 4);
+        if crc32c::crc32c(&bytes[..len - 4]) != stored {
+            return Err(corrupt(
+                path,
+                "header (offset 0)",
+                "header checksum mismatch",
+            ));
+        }
+        let kind = match bytes[10] {
+            0 => Kind::Full,
+            1 => Kind::Incremental,
+            k => {
+                return Err(corrupt(
+                    path,
+                    "header at offset 10",
+                    format!("unknown kind {k}"),
+                ))
+            }
+        };
+        let compression = match bytes[11] {
+            0 => Compression::None,
+            1 => Compression::Zstd(0),
+            2 => Compression::Lz4,
+            c => {
+                return Err(corrupt(
+                    path,
+                    "header at offset 11",
+                    format!("unknown compression {c}"),
+                ))
+            }
+        };
+        let metadata = std::str::from_utf8(&bytes[HEADER_FIXED..len - 4])
+            .map_err(|_| corrupt(path, "header metadata", "not UTF-8"))?
+            .to_string();
+        Ok(Header {
+            kind,
+            compression,
+            id: u64_at(bytes, 16),
+            base_id: u64_at(bytes, 24),
+            created_at: u64_at(bytes, 32),
+            entry_count: u64_at(bytes, 40),
+            metadata,
+        })
+    }
+}
+
+impl Footer {
+    /// The footer's first 32 bytes (its checksum is computed over the file up to them).
+    pub fn encode_fields(&self) -> [u8; 32] {
+        let mut out = [0u8; 32];
+        out[0..8].copy_from_slice(&self.block_count.to_le_bytes());
+        out[8..16].copy_from_slice(&self.record_count.to_le_bytes());
+        out[16..24].copy_from_slice(&self.raw_bytes.to_le_bytes());
+        out[24..32].copy_from_slice(&self.body_bytes.to_le_bytes());
+        out
+    }
+
+    /// The last 16 bytes: checksum, reserved, magic.
+    pub fn encode_tail(crc: u32) -> [u8; 16] {
+        let mut out = [0u8; 16];
+        out[0..4].copy_from_slice(&crc.to_le_bytes());
+        out[8..16].copy_from_slice(FOOTER_MAGIC);
+        out
+    }
+
+    /// Parses the footer from the last [`FOOTER_LEN`] bytes of a file.
+    pub fn decode(path: &str, bytes: &[u8], offset: u64) -> Result<Footer> {
+        if bytes.len() != FOOTER_LEN {
+            return Err(corrupt(
+                path,
+                "footer",
+                "the file is too short to hold a footer",
+            ));
+        }
+        if &bytes[40..48] != FOOTER_MAGIC {
+            return Err(corrupt(
+                path,
+                &format!("footer at offset {}", offset + 40),
+                "bad footer magic (the file is truncated or damaged)",
+            ));
+        }
+        Ok(Footer {
+            block_count: u64_at(bytes, 0),
+            record_count: u64_at(bytes, 8),
+            raw_bytes: u64_at(bytes, 16),
+            body_bytes: u64_at(bytes, 24),
+            file_crc: u32_at(bytes, 32),
+        })
+    }
+}
+
+/// One record of a checkpoint.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Record<'a> {
+    Put {
+        key: &'a [u8],
+        expires_at: u64,
+        value: &'a [u8],
+    },
+    Tombstone {
+        key: &'a [u8],
+    },
+    Clear,
+}
+
+impl Record<'_> {
+    /// Appends the record's bytes to `out`.
+    pub fn encode_into(&self, out: &mut Vec<u8>) {
+        match self {
+            Record::Put {
+                key,
+                expires_at,
+                value,
+            } => {
+                out.push(0);
+                out.extend_from_slice(&(key.len() as u32).to_le_bytes());
+                out.extend_from_slice(key);
+                out.extend_from_slice(&expires_at.to_le_bytes());
+                out.extend_from_slice(&(value.len() as u32).to_le_bytes());
+                out.extend_from_slice(value);
+            }
+            Record::Tombstone { key } => {
+                out.push(1);
+                out.extend_from_slice(&(key.len() as u32).to_le_bytes());
+                out.extend_from_slice(key);
+            }
+            Record::Clear => out.push(2),
+        }
+    }
+}
+
+/// Parses the records of one raw block, calling `f` for each.
+pub fn decode_records(
+    raw: &[u8],
+    mut f: impl FnMut(Record<'_>) -> Result<()>,
+) -> std::result::Result<u64, String> {
+    let mut pos = 0usize;
+    let mut n = 0u64;
+    let take = |pos: &mut usize, len: usize| -> std::result::Result<&[u8], String> {
+        let end = pos
+            .checked_add(len)
+            .filter(|e| *e <= raw.len())
+            .ok_or_else(|| format!("record overruns the block at byte {pos}"))?;
+        let s = &raw[*pos..end];
+        *pos = end;
+        Ok(s)
+    };
+    while pos < raw.len() {
+        let op = take(&mut pos, 1)?[0];
+        let rec = match op {
+            0 => {
+                let klen = u32_from(take(&mut pos, 4)?) as usize;
+                let key = take(&mut pos, klen)?;
+                let expires_at = u64_from(take(&mut pos, 8)?);
+                let vlen = u32_from(take(&mut pos, 4)?) as usize;
+                let value = take(&mut pos, vlen)?;
+                Record::Put {
+                    key,
+                    expires_at,
+                    value,
+                }
+            }
+            1 => {
+                let klen = u32_from(take(&mut pos, 4)?) as usize;
+                Record::Tombstone {
+                    key: take(&mut pos, klen)?,
+                }
+            }
+            2 => Record::Clear,
+            other => return Err(format!("unknown record type {other} at byte {}", pos - 1)),
+        };
+        f(rec).map_err(|e| e.message)?;
+        n += 1;
+    }
+    Ok(n)
+}
+
+fn u32_from(b: &[u8]) -> u32 {
+    let mut a = [0u8; 4];
+    a.copy_from_slice(b);
+    u32::from_le_bytes(a)
+}
+
+fn u64_from(b: &[u8]) -> u64 {
+    let mut a = [0u8; 8];
+    a.copy_from_slice(b);
+    u64::from_le_bytes(a)
+}
+
+/// The u32 at `at` (the caller checked the length).
+pub fn u32_at(b: &[u8], at: usize) -> u32 {
+    u32_from(&b[at..at + 4])
+}
+
+/// The u64 at `at` (the caller checked the length).
+pub fn u64_at(b: &[u8], at: usize) -> u64 {
+    u64_from(&b[at..at + 8])
+}
