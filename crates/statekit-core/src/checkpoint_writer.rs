@@ -84,6 +84,26 @@ impl CheckpointWriter {
         Ok(())
     }
 
+    /// The open block, to append encoded records to directly; call
+    /// [`CheckpointWriter::add_records`] and [`CheckpointWriter::flush_if_full`] after.
+    pub fn block_mut(&mut self) -> &mut Vec<u8> {
+        &mut self.block
+    }
+
+    /// Counts records appended through [`CheckpointWriter::block_mut`].
+    pub fn add_records(&mut self, n: u64) {
+        self.block_records += n as u32;
+        self.footer.record_count += n;
+    }
+
+    /// Compresses and writes the open block if it has reached its target size.
+    pub fn flush_if_full(&mut self) -> Result<()> {
+        if self.block.len() >= BLOCK_TARGET {
+            self.flush_block()?;
+        }
+        Ok(())
+    }
+
     fn write_body(&mut self, bytes: &[u8]) -> Result<()> {
         self.body_crc = crc32c::crc32c_append(self.body_crc, bytes);
         self.body_len += bytes.len();

@@ -15,6 +15,8 @@ pub enum ErrorCode {
     Corrupt,
     /// The operating system refused an I/O operation.
     Io,
+    /// A checkpoint of the store is already running.
+    Busy,
 }
 
 impl ErrorCode {
@@ -26,6 +28,7 @@ impl ErrorCode {
             ErrorCode::Locked => "ERR_STATEKIT_LOCKED",
             ErrorCode::Corrupt => "ERR_STATEKIT_CORRUPT",
             ErrorCode::Io => "ERR_STATEKIT_IO",
+            ErrorCode::Busy => "ERR_STATEKIT_BUSY",
         }
     }
 }

@@ -2,6 +2,7 @@
 //! N-API: the binding crate converts arguments and errors and calls into this.
 
 pub mod block_codec;
+pub mod checkpoint;
 pub mod checkpoint_format;
 pub mod checkpoint_reader;
 pub mod checkpoint_writer;
@@ -11,7 +12,9 @@ pub mod dir_lock;
 pub mod error;
 pub mod limits;
 pub mod memory;
+pub mod memory_snapshot;
 pub mod range;
+pub mod restore;
 pub mod sled_format;
 pub mod sled_open;
 pub mod sled_tier;

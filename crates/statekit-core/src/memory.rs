@@ -2,11 +2,15 @@
 //! value with an absolute expiry.
 //!
 //! Reads check expiry, so an expired entry is never returned even before a sweep
-//! removes it. No map guard is held while doing another map operation.
+//! removes it. Every write takes a version from a counter; while a checkpoint runs,
+//! a write that would overwrite or delete a value older than the checkpoint's cut
+//! first moves it aside into the entry (copy-on-write, as Flink's
+//! CopyOnWriteStateMap does), and a delete leaves a tombstone, so the checkpoint
+//! reads the state as it was at the cut while writers go on unblocked.
 
 use std::collections::hash_map::RandomState;
 use std::hash::{BuildHasher, Hasher};
-use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed, Ordering::SeqCst};
 use std::sync::Arc;
 
 use dashmap::DashMap;
@@ -14,7 +18,8 @@ use xxhash_rust::xxh3::Xxh3Builder;
 
 use crate::clock::{Clock, SystemClock};
 use crate::error::Result;
-use crate::limits::{check_key, check_value};
+use crate::limits::{check_key, check_keys, check_value};
+use crate::memory_snapshot::SnapshotState;
 use crate::range::KeyRange;
 use crate::stats::{Counters, StatsSnapshot};
 use crate::ttl::{is_expired, Ttl, NEVER};
@@ -22,13 +27,63 @@ use crate::ttl::{is_expired, Ttl, NEVER};
 /// Bytes counted per entry on top of its key and value: the hash-table slot, its
 /// control byte at the table's load factor, and the allocator's headers of the key and
 /// value allocations. An estimate, so that `memoryBytes` tracks real usage.
-pub const ENTRY_OVERHEAD: u64 = 96;
+pub const ENTRY_OVERHEAD: u64 = 112;
 
-/// One stored value and when it expires ([`NEVER`] for no expiry).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Entry {
+/// Shards of the map: many, so a checkpoint holds each shard's read lock only briefly.
+pub const SHARDS: usize = 256;
+
+/// The value an entry had at a running checkpoint's cut, kept while it runs.
+#[derive(Debug)]
+pub(crate) struct Prev {
+    /// The cut it belongs to.
+    pub cut: u64,
     pub value: Box<[u8]>,
     pub expires_at: u64,
+    pub version: u64,
+}
+
+/// One slot of the map.
+#[derive(Debug)]
+pub(crate) struct Entry {
+    /// `None`: a tombstone, kept only while a checkpoint needs its `prev`.
+    pub value: Option<Box<[u8]>>,
+    pub expires_at: u64,
+    pub version: u64,
+    pub prev: Option<Box<Prev>>,
+}
+
+impl Entry {
+    #[inline]
+    fn live_at(&self, now_ms: u64) -> Option<&[u8]> {
+        match &self.value {
+            Some(v) if !is_expired(self.expires_at, now_ms) => Some(v),
+            _ => None,
+        }
+    }
+
+    /// Keeps the value of the cut aside before it is overwritten or deleted.
+    fn preserve(&mut self, cut: u64) {
+        if self.prev.as_ref().is_some_and(|p| p.cut != cut) {
+            self.prev = None;
+        }
+        if cut != 0 && self.version < cut && self.prev.is_none() {
+            if let Some(value) = self.value.take() {
+                self.prev = Some(Box::new(Prev {
+                    cut,
+                    value,
+                    expires_at: self.expires_at,
+                    version: self.version,
+                }));
+            }
+        }
+    }
+
+    /// Whether a running checkpoint with this cut still needs this slot.
+    fn needed_by(&self, cut: u64) -> bool {
+        cut != 0
+            && ((self.version < cut && self.value.is_some())
+                || self.prev.as_ref().is_some_and(|p| p.cut == cut))
+    }
 }
 
 /// One write of a batch.
@@ -41,11 +96,15 @@ pub struct PutEntry<'a> {
 
 /// The in-memory tier.
 pub struct MemoryTier {
-    map: DashMap<Box<[u8]>, Entry, Xxh3Builder>,
+    pub(crate) map: DashMap<Box<[u8]>, Entry, Xxh3Builder>,
     default_ttl: Ttl,
     clock: Arc<dyn Clock>,
-    counters: Counters,
+    pub(crate) counters: Counters,
     memory_bytes: AtomicU64,
+    tombstones: AtomicU64,
+    /// The version counter: every write takes the next one.
+    pub(crate) seq: AtomicU64,
+    pub(crate) snapshot: SnapshotState,
 }
 
 impl std::fmt::Debug for MemoryTier {
@@ -57,7 +116,7 @@ impl std::fmt::Debug for MemoryTier {
     }
 }
 
-fn entry_size(key_len: usize, value_len: usize) -> u64 {
+pub(crate) fn entry_size(key_len: usize, value_len: usize) -> u64 {
     key_len as u64 + value_len as u64 + ENTRY_OVERHEAD
 }
 
@@ -71,7 +130,7 @@ impl MemoryTier {
     pub fn with_clock(default_ttl: Ttl, clock: Arc<dyn Clock>) -> Self {
         let seed = RandomState::new().build_hasher().finish();
         MemoryTier {
-            map: DashMap::with_hasher(Xxh3Builder::new().with_seed(seed)),
+            map: DashMap::with_hasher_and_shard_amount(Xxh3Builder::new().with_seed(seed), SHARDS),
             default_ttl: match default_ttl {
                 Ttl::Default => Ttl::Never,
                 t => t,
@@ -79,12 +138,20 @@ impl MemoryTier {
             clock,
             counters: Counters::default(),
             memory_bytes: AtomicU64::new(0),
+            tombstones: AtomicU64::new(0),
+            seq: AtomicU64::new(1),
+            snapshot: SnapshotState::default(),
         }
     }
 
     /// The current time on this tier's clock.
     pub fn now_ms(&self) -> u64 {
         self.clock.now_ms()
+    }
+
+    /// The tier's default TTL.
+    pub fn default_ttl(&self) -> Ttl {
+        self.default_ttl
     }
 
     /// Calls `f` with the live value of `key`, counting a hit or a miss. The map's read
@@ -103,12 +170,18 @@ impl MemoryTier {
     /// Like [`MemoryTier::get_with`], but not counted as a get (iteration, export).
     #[inline]
     pub fn peek_with<R>(&self, key: &[u8], f: impl FnOnce(&[u8]) -> R) -> Option<R> {
-        if let Some(entry) = self.map.get(key) {
-            if entry.expires_at == NEVER || !is_expired(entry.expires_at, self.now_ms()) {
-                return Some(f(&entry.value));
+        {
+            let entry = self.map.get(key)?;
+            match &entry.value {
+                None => return None,
+                Some(v)
+                    if entry.expires_at == NEVER
+                        || !is_expired(entry.expires_at, self.now_ms()) =>
+                {
+                    return Some(f(v))
+                }
+                Some(_) => {}
             }
-        } else {
-            return None;
         }
         self.remove_if_expired(key);
         None
@@ -122,14 +195,7 @@ impl MemoryTier {
     /// Whether `key` has a live value. Not counted as a get.
     pub fn has(&self, key: &[u8]) -> Result<bool> {
         check_key(key)?;
-        let expired = match self.map.get(key) {
-            None => return Ok(false),
-            Some(e) => is_expired(e.expires_at, self.now_ms()),
-        };
-        if expired {
-            self.remove_if_expired(key);
-        }
-        Ok(!expired)
+        Ok(self.peek_with(key, |_| ()).is_some())
     }
 
     /// Stores `value` under `key`.
@@ -143,7 +209,8 @@ impl MemoryTier {
     }
 
     /// Stores every entry of the batch, or none if any is invalid. All entries are
-    /// written in one call; no reader on the calling thread can see part of it.
+    /// written in one call; no reader on the calling thread can see part of it, and a
+    /// checkpoint's cut falls before or after the whole batch.
     pub fn put_many(&self, entries: &[PutEntry<'_>]) -> Result<()> {
         for e in entries {
             check_key(e.key)?;
@@ -158,12 +225,14 @@ impl MemoryTier {
         Ok(())
     }
 
-    /// Stores an entry with an absolute expiry as it is (restore, replay). An entry
-    /// that has already expired is not stored; returns whether it was.
+    /// Stores an entry with an absolute expiry as it is (restore). An entry that has
+    /// already expired is not stored, and any older value of its key is removed;
+    /// returns whether it was stored.
     pub fn insert_absolute(&self, key: &[u8], value: &[u8], expires_at: u64) -> Result<bool> {
         check_key(key)?;
         check_value(value)?;
         if is_expired(expires_at, self.now_ms()) {
+            self.remove(key);
             return Ok(false);
         }
         self.insert(key, value, expires_at);
@@ -178,20 +247,38 @@ impl MemoryTier {
     }
 
     fn insert(&self, key: &[u8], value: &[u8], expires_at: u64) {
-        let entry = Entry {
-            value: value.into(),
-            expires_at,
-        };
+        let version = self.seq.fetch_add(1, SeqCst);
         let added = entry_size(key.len(), value.len());
-        let old = match self.map.get_mut(key) {
-            // Overwrite in place: no new key allocation.
-            Some(mut slot) => Some(std::mem::replace(&mut *slot, entry)),
-            None => self.map.insert(key.into(), entry),
-        };
+        let mut old_len = None;
+        match self.map.get_mut(key) {
+            Some(mut slot) => {
+                let cut = self.snapshot.active_cut();
+                let e = &mut *slot;
+                old_len = e.value.as_ref().map(|v| v.len());
+                if e.value.is_none() {
+                    self.tombstones.fetch_sub(1, Relaxed);
+                }
+                e.preserve(cut);
+                e.value = Some(value.into());
+                e.expires_at = expires_at;
+                e.version = version;
+            }
+            None => {
+                let entry = Entry {
+                    value: Some(value.into()),
+                    expires_at,
+                    version,
+                    prev: None,
+                };
+                if let Some(old) = self.map.insert(key.into(), entry) {
+                    old_len = old.value.map(|v| v.len());
+                }
+            }
+        }
         self.memory_bytes.fetch_add(added, Relaxed);
-        if let Some(old) = old {
+        if let Some(len) = old_len {
             self.memory_bytes
-                .fetch_sub(entry_size(key.len(), old.value.len()), Relaxed);
+                .fetch_sub(entry_size(key.len(), len), Relaxed);
         }
     }
 
@@ -201,52 +288,97 @@ impl MemoryTier {
         Ok(self.remove(key))
     }
 
+    /// Removes `key` (leaving a tombstone if a running checkpoint needs its old value);
+    /// returns whether a live entry was removed.
     fn remove(&self, key: &[u8]) -> bool {
-        match self.map.remove(key) {
-            None => false,
-            Some((k, e)) => {
-                self.memory_bytes
-                    .fetch_sub(entry_size(k.len(), e.value.len()), Relaxed);
-                if is_expired(e.expires_at, self.now_ms()) {
-                    self.counters.expired(1);
-                    false
-                } else {
-                    self.counters.delete(1);
-                    true
-                }
+        let version = self.seq.fetch_add(1, SeqCst);
+        let now = self.now_ms();
+        let mut removed: Option<(usize, bool)> = None;
+        let gone = self.map.remove_if_mut(key, |_, e| {
+            let Some(v) = &e.value else { return false };
+            removed = Some((v.len(), is_expired(e.expires_at, now)));
+            let cut = self.snapshot.active_cut();
+            if e.needed_by(cut) {
+                e.preserve(cut);
+                e.value = None;
+                e.version = version;
+                self.tombstones.fetch_add(1, Relaxed);
+                false
+            } else {
+                true
             }
+        });
+        drop(gone);
+        let Some((len, expired)) = removed else {
+            return false;
+        };
+        self.snapshot.record_delete(key, version);
+        self.memory_bytes
+            .fetch_sub(entry_size(key.len(), len), Relaxed);
+        if expired {
+            self.counters.expired(1);
+            false
+        } else {
+            self.counters.delete(1);
+            true
         }
     }
 
     /// Removes every key, or none if any key is invalid; returns for each whether a
     /// live entry was removed.
     pub fn delete_many(&self, keys: &[&[u8]]) -> Result<Vec<bool>> {
-        for k in keys {
-            check_key(k)?;
-        }
+        check_keys(keys)?;
         Ok(keys.iter().map(|k| self.remove(k)).collect())
     }
 
     /// Removes every entry.
     pub fn clear(&self) {
-        self.map.clear();
+        let version = self.seq.fetch_add(1, SeqCst);
+        self.snapshot.record_clear(version);
+        let cut = self.snapshot.active_cut();
+        if cut == 0 {
+            self.map.clear();
+            self.tombstones.store(0, Relaxed);
+        } else {
+            self.map.retain(|_, e| {
+                if !e.needed_by(cut) {
+                    if e.value.is_none() {
+                        self.tombstones.fetch_sub(1, Relaxed);
+                    }
+                    return false;
+                }
+                if e.value.is_some() {
+                    e.preserve(cut);
+                    e.value = None;
+                    e.version = version;
+                    self.tombstones.fetch_add(1, Relaxed);
+                }
+                true
+            });
+        }
         self.memory_bytes.store(0, Relaxed);
     }
 
     fn remove_if_expired(&self, key: &[u8]) -> bool {
         let now = self.now_ms();
-        match self
-            .map
-            .remove_if(key, |_, e| is_expired(e.expires_at, now))
-        {
-            Some((k, e)) => {
-                self.memory_bytes
-                    .fetch_sub(entry_size(k.len(), e.value.len()), Relaxed);
-                self.counters.expired(1);
+        let mut len = 0;
+        let removed = self.map.remove_if(key, |_, e| match &e.value {
+            // A running checkpoint may still need it: the next sweep takes it.
+            Some(v)
+                if is_expired(e.expires_at, now) && !e.needed_by(self.snapshot.active_cut()) =>
+            {
+                len = v.len();
                 true
             }
-            None => false,
+            _ => false,
+        });
+        if removed.is_some() {
+            self.memory_bytes
+                .fetch_sub(entry_size(key.len(), len), Relaxed);
+            self.counters.expired(1);
+            return true;
         }
+        false
     }
 
     /// Removes every expired entry; returns how many. Expired keys are collected under
@@ -257,7 +389,7 @@ impl MemoryTier {
         let expired: Vec<Box<[u8]>> = self
             .map
             .iter()
-            .filter(|e| is_expired(e.expires_at, now))
+            .filter(|e| e.value.is_some() && is_expired(e.expires_at, now))
             .map(|e| e.key().clone())
             .collect();
         expired.iter().filter(|k| self.remove_if_expired(k)).count() as u64
@@ -269,7 +401,7 @@ impl MemoryTier {
         let mut keys: Vec<Box<[u8]>> = self
             .map
             .iter()
-            .filter(|e| range.contains(e.key()) && !is_expired(e.expires_at, now))
+            .filter(|e| range.contains(e.key()) && e.live_at(now).is_some())
             .map(|e| e.key().clone())
             .collect();
         keys.sort_unstable();
@@ -282,28 +414,35 @@ impl MemoryTier {
         keys
     }
 
-    /// A copy of the live entry of `key`, with its absolute expiry.
-    pub fn entry(&self, key: &[u8]) -> Option<Entry> {
-        let e = self.map.get(key)?;
-        if is_expired(e.expires_at, self.now_ms()) {
-            return None;
-        }
-        Some(e.clone())
-    }
-
     /// Number of entries held, including expired ones not yet swept.
     pub fn len(&self) -> usize {
-        self.map.len()
+        self.map.len() - self.tombstones.load(Relaxed) as usize
     }
 
     /// Whether the tier holds no entries.
     pub fn is_empty(&self) -> bool {
-        self.map.is_empty()
+        self.len() == 0
     }
 
     /// Counters and sizes.
     pub fn stats(&self) -> StatsSnapshot {
         self.counters
-            .snapshot(self.map.len() as u64, self.memory_bytes.load(Relaxed))
+            .snapshot(self.len() as u64, self.memory_bytes.load(Relaxed))
+    }
+
+    /// Drops what the checkpoint with this cut kept: tombstones and moved-aside values.
+    pub(crate) fn release_snapshot(&self, cut: u64) {
+        let mut dropped = 0u64;
+        self.map.retain(|_, e| {
+            if e.prev.as_ref().is_some_and(|p| p.cut == cut) {
+                e.prev = None;
+            }
+            if e.value.is_none() && !e.needed_by(self.snapshot.active_cut()) {
+                dropped += 1;
+                return false;
+            }
+            true
+        });
+        self.tombstones.fetch_sub(dropped, Relaxed);
     }
 }

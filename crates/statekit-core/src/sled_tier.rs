@@ -14,7 +14,7 @@ use std::sync::Arc;
 
 use crate::clock::{Clock, SystemClock};
 use crate::dir_lock::DirLock;
-use crate::error::Result;
+use crate::error::{ErrorCode, Result};
 use crate::limits::{check_key, check_keys, check_value};
 use crate::memory::PutEntry;
 use crate::range::KeyRange;
@@ -71,7 +71,18 @@ impl SledTier {
         ensure_dir(&path)?;
         let lock = DirLock::acquire(&path)?;
         let config = options.sled_config();
-        let db = guarded(&path, "opening", || config.open())?;
+        // Our lock is held, so no other store has this directory open; sled's own lock
+        // may still be held for a moment by a store just closed (sled releases its file
+        // from a background thread), so wait for it briefly.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+        let db = loop {
+            match guarded(&path, "opening", || config.open()) {
+                Err(e) if e.code == ErrorCode::Locked && std::time::Instant::now() < deadline => {
+                    std::thread::sleep(std::time::Duration::from_millis(5));
+                }
+                other => break other?,
+            }
+        };
         let data = guarded(&path, "opening its data tree", || db.open_tree(DATA_TREE))?;
         let expiry = guarded(&path, "opening its expiry index", || {
             db.open_tree(EXPIRY_TREE)

@@ -47,6 +47,28 @@ impl Counters {
         self.expired.fetch_add(n, Relaxed);
     }
 
+    /// Sets every counter to zero.
+    pub fn reset(&self) {
+        for c in [
+            &self.hits,
+            &self.misses,
+            &self.puts,
+            &self.deletes,
+            &self.expired,
+        ] {
+            c.store(0, Relaxed);
+        }
+    }
+
+    /// Adds another tier's counters to these (a restore keeps the store's history).
+    pub fn absorb(&self, other: &Counters) {
+        self.hits.fetch_add(other.hits.load(Relaxed), Relaxed);
+        self.misses.fetch_add(other.misses.load(Relaxed), Relaxed);
+        self.puts.fetch_add(other.puts.load(Relaxed), Relaxed);
+        self.deletes.fetch_add(other.deletes.load(Relaxed), Relaxed);
+        self.expired.fetch_add(other.expired.load(Relaxed), Relaxed);
+    }
+
     /// Reads the counters; sizes are filled in by the tier.
     pub fn snapshot(&self, entry_count: u64, memory_bytes: u64) -> StatsSnapshot {
         let hit_count = self.hits.load(Relaxed);

@@ -1,0 +1,309 @@
+//! Checkpoints of the memory tier: a point-in-time cut without blocking writers.
+//!
+//! `begin` runs on the calling (JavaScript) thread: it takes the cut, a version that
+//! every earlier write is below and every later write above, and from then on writers
+//! keep the cut's values aside (see [`crate::memory`]). `write_to` runs on a worker
+//! thread and reads each shard under its read lock only long enough to copy its
+//! records; compression and I/O happen with no lock held. `finish` drops what was
+//! kept aside and, on success, makes the checkpoint the base of the next incremental.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed, Ordering::SeqCst};
+use std::sync::{Arc, Mutex};
+
+use crate::checkpoint_format::{Kind, Record};
+use crate::checkpoint_writer::CheckpointWriter;
+use crate::error::{Error, ErrorCode, Result};
+use crate::memory::{Entry, MemoryTier};
+use crate::ttl::is_expired;
+
+/// The last checkpoint that succeeded: the base of the next incremental one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Base {
+    pub id: u64,
+    pub cut: u64,
+}
+
+/// A tier's checkpoint bookkeeping.
+#[derive(Debug, Default)]
+pub struct SnapshotState {
+    /// The cut of the running checkpoint; 0 when none runs.
+    active: AtomicU64,
+    base: Mutex<Option<Base>>,
+    /// Deletes and clears are recorded once a checkpoint has been taken or restored.
+    tracking: AtomicBool,
+    /// Keys deleted since the base, with the version of their latest delete.
+    deletes: Mutex<HashMap<Box<[u8]>, u64>>,
+    /// The version of the latest `clear()` since the base; 0 if none.
+    cleared_at: AtomicU64,
+}
+
+fn busy() -> Error {
+    Error::new(
+        ErrorCode::Busy,
+        "a checkpoint of this store is already running; wait for it to finish",
+    )
+}
+
+impl SnapshotState {
+    /// The cut of the running checkpoint, 0 if none.
+    #[inline]
+    pub fn active_cut(&self) -> u64 {
+        self.active.load(SeqCst)
+    }
+
+    pub(crate) fn record_delete(&self, key: &[u8], version: u64) {
+        if self.tracking.load(Relaxed) {
+            if let Ok(mut d) = self.deletes.lock() {
+                d.insert(key.into(), version);
+            }
+        }
+    }
+
+    pub(crate) fn record_clear(&self, version: u64) {
+        if self.tracking.load(Relaxed) {
+            self.cleared_at.store(version, SeqCst);
+            if let Ok(mut d) = self.deletes.lock() {
+                d.clear();
+            }
+        }
+    }
+
+    /// The base of the next incremental checkpoint.
+    pub fn base(&self) -> Option<Base> {
+        self.base.lock().ok().and_then(|b| *b)
+    }
+
+    /// Makes `base` the base of the next incremental checkpoint (after a restore).
+    pub fn set_base(&self, base: Base) {
+        self.tracking.store(true, SeqCst);
+        if let Ok(mut b) = self.base.lock() {
+            *b = Some(base);
+        }
+    }
+}
+
+/// A running checkpoint of a memory tier.
+pub struct MemorySnapshot {
+    tier: Arc<MemoryTier>,
+    cut: u64,
+    now_ms: u64,
+    kind: Kind,
+    base: Option<Base>,
+    deletes: HashMap<Box<[u8]>, u64>,
+    cleared_at: u64,
+    finished: bool,
+}
+
+impl MemoryTier {
+    /// Takes the cut of a checkpoint. Call it on the thread that writes, so every
+    /// write it made before is in the checkpoint and none after.
+    pub fn begin_snapshot(self: &Arc<Self>, kind: Kind) -> Result<MemorySnapshot> {
+        let st = &self.snapshot;
+        let base = st.base();
+        if kind == Kind::Incremental && base.is_none() {
+            return Err(Error::invalid_arg(
+                "an incremental checkpoint needs a base: take a full checkpoint (or restore one) first",
+            ));
+        }
+        let cut = self.seq.fetch_add(1, SeqCst);
+        if st.active.compare_exchange(0, cut, SeqCst, SeqCst).is_err() {
+            return Err(busy());
+        }
+        st.tracking.store(true, SeqCst);
+        let deletes = st
+            .deletes
+            .lock()
+            .map(|mut d| std::mem::take(&mut *d))
+            .unwrap_or_default();
+        let cleared_at = st.cleared_at.swap(0, SeqCst);
+        Ok(MemorySnapshot {
+            tier: Arc::clone(self),
+            cut,
+            now_ms: self.now_ms(),
+            kind,
+            base,
+            deletes,
+            cleared_at,
+            finished: false,
+        })
+    }
+}
+
+impl MemorySnapshot {
+    /// The kind of checkpoint this is.
+    pub fn kind(&self) -> Kind {
+        self.kind
+    }
+
+    /// The id of the checkpoint an incremental one builds on.
+    pub fn base_id(&self) -> Option<u64> {
+        self.base.map(|b| b.id)
+    }
+
+    /// The wall-clock time of the cut.
+    pub fn now_ms(&self) -> u64 {
+        self.now_ms
+    }
+
+    /// Writes the state at the cut (or, incremental, what changed since the base).
+    pub fn write_to(&self, writer: &mut CheckpointWriter) -> Result<()> {
+        let since = match (self.kind, self.base) {
+            (Kind::Incremental, Some(b)) => {
+                if self.cleared_at != 0 {
+                    writer.push(&Record::Clear)?;
+                }
+                let mut keys: Vec<_> = self
+                    .deletes
+                    .iter()
+                    .filter(|(_, v)| **v > self.cleared_at)
+                    .map(|(k, _)| k)
+                    .collect();
+                keys.sort_unstable();
+                for key in keys {
+                    writer.push(&Record::Tombstone { key })?;
+                }
+                b.cut
+            }
+            _ => 0,
+        };
+        let incremental = self.kind == Kind::Incremental;
+        for shard in self.tier.map.shards() {
+            let mut n = 0u64;
+            {
+                let buf = writer.block_mut();
+                let guard = shard.read();
+                // SAFETY: the shard's read lock is held for the whole iteration, so no
+                // bucket is moved or freed while it is read.
+                for bucket in unsafe { guard.iter() } {
+                    let (key, slot) = unsafe { bucket.as_ref() };
+                    if let Some(rec) = self.at_cut(key, slot.get(), since, incremental) {
+                        rec.encode_into(buf);
+                        n += 1;
+                    }
+                }
+            }
+            writer.add_records(n);
+            writer.flush_if_full()?;
+        }
+        Ok(())
+    }
+
+    /// The record of one slot at the cut, if it belongs in the checkpoint.
+    fn at_cut<'a>(
+        &self,
+        key: &'a [u8],
+        e: &'a Entry,
+        since: u64,
+        incremental: bool,
+    ) -> Option<Record<'a>> {
+        let (value, expires_at, version) = match (&e.value, &e.prev) {
+            (Some(v), _) if e.version < self.cut => (&**v, e.expires_at, e.version),
+            (_, Some(p)) if p.cut == self.cut => (&*p.value, p.expires_at, p.version),
+            _ => return None,
+        };
+        if version < since {
+            return None;
+        }
+        if is_expired(expires_at, self.now_ms) {
+            // Left out of a full checkpoint; an incremental one must remove the base's.
+            return incremental.then_some(Record::Tombstone { key });
+        }
+        Some(Record::Put {
+            key,
+            expires_at,
+            value,
+        })
+    }
+
+    /// Ends the checkpoint. On success, with its id, it becomes the next base.
+    pub fn finish(mut self, succeeded: Option<u64>) {
+        self.end(succeeded);
+    }
+
+    fn end(&mut self, succeeded: Option<u64>) {
+        if self.finished {
+            return;
+        }
+        self.finished = true;
+        let st = &self.tier.snapshot;
+        st.active.store(0, SeqCst);
+        self.tier.release_snapshot(self.cut);
+        match succeeded {
+            Some(id) => {
+                if let Ok(mut b) = st.base.lock() {
+                    *b = Some(Base { id, cut: self.cut });
+                }
+            }
+            None => {
+                // Failed: what it took belongs to the next checkpoint again.
+                if let Ok(mut d) = st.deletes.lock() {
+                    for (k, v) in self.deletes.drain() {
+                        let e = d.entry(k).or_insert(v);
+                        *e = (*e).max(v);
+                    }
+                }
+                let _ = st.cleared_at.fetch_max(self.cleared_at, SeqCst);
+            }
+        }
+    }
+}
+
+impl Drop for MemorySnapshot {
+    fn drop(&mut self) {
+        self.end(None);
+    }
+}
+
+/// Checkpoints and restores of the memory tier.
+pub mod io {
+    use std::path::Path;
+    use std::sync::Arc;
+
+    use super::{Base, MemorySnapshot};
+    use crate::checkpoint::{validate, write_checkpoint, CheckpointRequest, CheckpointSummary};
+    use crate::error::Result;
+    use crate::memory::MemoryTier;
+    use crate::restore::{restore_into, RestoreSummary, RestoreTarget};
+    use crate::ttl::Ttl;
+
+    /// Writes the checkpoint whose cut `snapshot` took (on a worker thread).
+    pub fn write(snapshot: MemorySnapshot, req: &CheckpointRequest) -> Result<CheckpointSummary> {
+        let result = validate(req).and_then(|_| {
+            write_checkpoint(req, snapshot.now_ms(), snapshot.base_id(), |w| {
+                snapshot.write_to(w)
+            })
+        });
+        snapshot.finish(result.as_ref().ok().map(|s| s.id));
+        result
+    }
+
+    struct Target<'a>(&'a MemoryTier);
+
+    impl RestoreTarget for Target<'_> {
+        fn put_absolute(&mut self, key: &[u8], value: &[u8], expires_at: u64) -> Result<bool> {
+            self.0.insert_absolute(key, value, expires_at)
+        }
+        fn remove(&mut self, key: &[u8]) -> Result<()> {
+            self.0.delete(key).map(|_| ())
+        }
+        fn clear(&mut self) -> Result<()> {
+            self.0.clear();
+            Ok(())
+        }
+    }
+
+    /// Builds a new memory tier from the checkpoint at `path` (and its chain), aside
+    /// from any live one. The restored checkpoint becomes its incremental base.
+    pub fn restore(path: &Path, default_ttl: Ttl) -> Result<(Arc<MemoryTier>, RestoreSummary)> {
+        let tier = Arc::new(MemoryTier::new(default_ttl));
+        let summary = restore_into(path, &mut Target(&tier))?;
+        let cut = tier.seq.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        tier.counters.reset();
+        tier.snapshot.set_base(Base {
+            id: summary.id,
+            cut,
+        });
+        Ok((tier, summary))
+    }
+}
