@@ -1,0 +1,206 @@
+//! Checkpoints of the memory tier: point-in-time cuts under concurrent writers,
+//! incremental chains, TTL, and restores that leave the live tier alone on damage.
+
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+use statekit_core::checkpoint::CheckpointRequest;
+use statekit_core::checkpoint_format::{Compression, Kind};
+use statekit_core::memory::{MemoryTier, PutEntry};
+use statekit_core::memory_snapshot::io::{restore, write};
+use statekit_core::range::KeyRange;
+use statekit_core::ttl::Ttl;
+use statekit_core::ErrorCode;
+
+fn req(path: &std::path::Path, kind: Kind) -> CheckpointRequest {
+    CheckpointRequest {
+        path: path.to_path_buf(),
+        kind,
+        compression: Compression::Zstd(1),
+        metadata: "{}".into(),
+    }
+}
+
+fn dump(t: &MemoryTier) -> BTreeMap<Vec<u8>, Vec<u8>> {
+    t.keys_in(&KeyRange::default())
+        .into_iter()
+        .filter_map(|k| t.get(&k).unwrap().map(|v| (k.to_vec(), v)))
+        .collect()
+}
+
+#[test]
+fn a_checkpoint_is_the_state_at_its_cut_while_writers_go_on() {
+    let dir = tempfile::tempdir().unwrap();
+    let t = Arc::new(MemoryTier::new(Ttl::Never));
+    // Pairs a:i and b:i always hold the same generation, written by one putMany.
+    let write_gen = |t: &MemoryTier, g: u32| {
+        let v = g.to_le_bytes();
+        let keys: Vec<Vec<u8>> = (0..2000u32)
+            .flat_map(|i| [format!("a:{i}").into_bytes(), format!("b:{i}").into_bytes()])
+            .collect();
+        let entries: Vec<PutEntry> = keys
+            .iter()
+            .map(|k| PutEntry {
+                key: k,
+                value: &v,
+                ttl: Ttl::Default,
+            })
+            .collect();
+        t.put_many(&entries).unwrap();
+    };
+    write_gen(&t, 1);
+    for i in 0..500u32 {
+        t.put(format!("del:{i}").as_bytes(), b"x", Ttl::Default)
+            .unwrap();
+    }
+    let before = dump(&t);
+    let snap = t.begin_snapshot(Kind::Full).unwrap();
+    // Writers on other threads keep going while the checkpoint is written.
+    let stop = Arc::new(AtomicBool::new(false));
+    let writer = {
+        let (t, stop) = (Arc::clone(&t), Arc::clone(&stop));
+        std::thread::spawn(move || {
+            let mut g = 2;
+            while !stop.load(Ordering::Relaxed) && g < 40 {
+                write_gen(&t, g);
+                for i in 0..500u32 {
+                    t.delete(format!("del:{i}").as_bytes()).unwrap();
+                }
+                t.put(format!("new:{g}").as_bytes(), b"n", Ttl::Default)
+                    .unwrap();
+                g += 1;
+            }
+        })
+    };
+    let path = dir.path().join("cut.skc");
+    let summary = write(snap, &req(&path, Kind::Full)).unwrap();
+    stop.store(true, Ordering::Relaxed);
+    writer.join().unwrap();
+    assert_eq!(summary.entries as usize, before.len());
+    let (restored, info) = restore(&path, Ttl::Never).unwrap();
+    assert_eq!(info.entries as usize, before.len());
+    assert_eq!(
+        dump(&restored),
+        before,
+        "the checkpoint is exactly the state at the cut"
+    );
+    // Afterwards, nothing kept aside for the checkpoint lingers.
+    assert_eq!(t.len(), dump(&t).len());
+}
+
+#[test]
+fn a_second_checkpoint_while_one_runs_is_busy() {
+    let t = Arc::new(MemoryTier::new(Ttl::Never));
+    let first = t.begin_snapshot(Kind::Full).unwrap();
+    assert_eq!(
+        t.begin_snapshot(Kind::Full).err().unwrap().code,
+        ErrorCode::Busy
+    );
+    drop(first);
+    assert!(t.begin_snapshot(Kind::Full).is_ok());
+}
+
+#[test]
+fn incremental_chains_restore_to_the_latest_state() {
+    let dir = tempfile::tempdir().unwrap();
+    let t = Arc::new(MemoryTier::new(Ttl::Never));
+    assert_eq!(
+        t.begin_snapshot(Kind::Incremental).err().unwrap().code,
+        ErrorCode::InvalidArg
+    );
+    for i in 0..1000u32 {
+        t.put(format!("k{i:04}").as_bytes(), b"v1", Ttl::Default)
+            .unwrap();
+    }
+    let full = dir.path().join("0-full.skc");
+    write(
+        t.begin_snapshot(Kind::Full).unwrap(),
+        &req(&full, Kind::Full),
+    )
+    .unwrap();
+    // Changes: overwrite, delete, delete then re-put, put with an expiring TTL.
+    for i in 0..100u32 {
+        t.put(format!("k{i:04}").as_bytes(), b"v2", Ttl::Default)
+            .unwrap();
+    }
+    for i in 100..200u32 {
+        t.delete(format!("k{i:04}").as_bytes()).unwrap();
+    }
+    t.delete(b"k0300").unwrap();
+    t.put(b"k0300", b"back", Ttl::Default).unwrap();
+    let inc1 = dir.path().join("1-inc.skc");
+    let s1 = write(
+        t.begin_snapshot(Kind::Incremental).unwrap(),
+        &req(&inc1, Kind::Incremental),
+    )
+    .unwrap();
+    assert_eq!(
+        s1.entries,
+        100 + 100 + 1 + 1,
+        "only what changed: 100 puts, 100 deletes, k0300's delete and put"
+    );
+    t.clear();
+    t.put(b"after-clear", b"x", Ttl::Default).unwrap();
+    let inc2 = dir.path().join("2-inc.skc");
+    write(
+        t.begin_snapshot(Kind::Incremental).unwrap(),
+        &req(&inc2, Kind::Incremental),
+    )
+    .unwrap();
+    t.put(b"late", b"y", Ttl::Default).unwrap();
+    let inc3 = dir.path().join("3-inc.skc");
+    write(
+        t.begin_snapshot(Kind::Incremental).unwrap(),
+        &req(&inc3, Kind::Incremental),
+    )
+    .unwrap();
+
+    let (r, s) = restore(&inc3, Ttl::Never).unwrap();
+    assert_eq!(s.chain.len(), 4);
+    assert_eq!(dump(&r), dump(&t));
+    let (r1, _) = restore(&inc1, Ttl::Never).unwrap();
+    assert_eq!(r1.get(b"k0050").unwrap(), Some(b"v2".to_vec()));
+    assert_eq!(r1.get(b"k0150").unwrap(), None);
+    assert_eq!(r1.get(b"k0300").unwrap(), Some(b"back".to_vec()));
+    assert_eq!(r1.get(b"k0999").unwrap(), Some(b"v1".to_vec()));
+    assert_eq!(r1.len(), 900);
+    // A restored tier bases its next incremental on what it restored.
+    r1.put(b"k0999", b"v3", Ttl::Default).unwrap();
+    let inc_r = dir.path().join("4-inc-from-restore.skc");
+    let sr = write(
+        r1.begin_snapshot(Kind::Incremental).unwrap(),
+        &req(&inc_r, Kind::Incremental),
+    )
+    .unwrap();
+    assert_eq!(sr.entries, 1);
+    assert_eq!(sr.base_id, Some(s1.id));
+    // A missing base is reported.
+    std::fs::remove_file(&full).unwrap();
+    assert_eq!(
+        restore(&inc3, Ttl::Never).err().unwrap().code,
+        ErrorCode::Corrupt
+    );
+}
+
+#[test]
+fn expired_entries_are_left_out_and_dropped_on_restore() {
+    let dir = tempfile::tempdir().unwrap();
+    let t = Arc::new(MemoryTier::new(Ttl::Never));
+    t.put(b"gone", b"x", Ttl::Ms(1)).unwrap();
+    t.put(b"soon", b"x", Ttl::Ms(300)).unwrap();
+    t.put(b"stay", b"x", Ttl::Default).unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(5));
+    let path = dir.path().join("ttl.skc");
+    let s = write(
+        t.begin_snapshot(Kind::Full).unwrap(),
+        &req(&path, Kind::Full),
+    )
+    .unwrap();
+    assert_eq!(s.entries, 2, "the expired entry is not written");
+    std::thread::sleep(std::time::Duration::from_millis(350));
+    let (r, info) = restore(&path, Ttl::Never).unwrap();
+    assert_eq!(info.expired, 1);
+    assert_eq!(info.entries, 1);
+    assert_eq!(r.get(b"stay").unwrap(), Some(b"x".to_vec()));
+}
