@@ -17,6 +17,8 @@ pub mod range;
 pub mod restore;
 pub mod sled_format;
 pub mod sled_open;
+pub mod sled_restore;
+pub mod sled_snapshot;
 pub mod sled_tier;
 pub mod stats;
 pub mod ttl;

@@ -297,7 +297,8 @@ pub mod io {
     /// from any live one. The restored checkpoint becomes its incremental base.
     pub fn restore(path: &Path, default_ttl: Ttl) -> Result<(Arc<MemoryTier>, RestoreSummary)> {
         let tier = Arc::new(MemoryTier::new(default_ttl));
-        let summary = restore_into(path, &mut Target(&tier))?;
+        let mut summary = restore_into(path, &mut Target(&tier))?;
+        summary.entries = tier.len() as u64;
         let cut = tier.seq.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
         tier.counters.reset();
         tier.snapshot.set_base(Base {

@@ -14,6 +14,11 @@ use crate::error::{Error, ErrorCode, Result};
 pub const DATA_TREE: &[u8] = b"statekit.data";
 /// The expiry index tree's name.
 pub const EXPIRY_TREE: &[u8] = b"statekit.expiry";
+/// The metadata tree's name.
+pub const META_TREE: &[u8] = b"statekit.meta";
+/// The metadata key of the current generation of the data trees (a restore makes a
+/// new generation and switches to it here, in one write).
+pub const GEN_KEY: &[u8] = b"generation";
 /// Bytes of the expiry header in front of each stored value.
 pub const HEADER: usize = 8;
 

@@ -18,10 +18,14 @@ use crate::error::{ErrorCode, Result};
 use crate::limits::{check_key, check_keys, check_value};
 use crate::memory::PutEntry;
 use crate::range::KeyRange;
+use parking_lot::RwLock;
+
 use crate::sled_format::{
-    decode_value, encode_value, index_key, split_index_key, DATA_TREE, EXPIRY_TREE, HEADER,
+    decode_value, encode_value, index_key, split_index_key, DATA_TREE, EXPIRY_TREE, GEN_KEY,
+    HEADER, META_TREE,
 };
 use crate::sled_open::{ensure_dir, guarded, SledOptions};
+use crate::sled_snapshot::SledSnapshotState;
 use crate::stats::{Counters, StatsSnapshot};
 use crate::ttl::{is_expired, Ttl, NEVER};
 
@@ -38,16 +42,26 @@ pub struct Page {
 
 /// The sled tier. Dropping it closes sled and then releases the directory lock.
 pub struct SledTier {
-    data: sled::Tree,
-    expiry: sled::Tree,
-    db: sled::Db,
+    trees: RwLock<Trees>,
+    pub(crate) meta: sled::Tree,
+    pub(crate) db: sled::Db,
     default_ttl: Ttl,
     clock: Arc<dyn Clock>,
     counters: Counters,
-    entries: AtomicU64,
-    bytes: AtomicU64,
+    pub(crate) entries: AtomicU64,
+    pub(crate) bytes: AtomicU64,
+    pub(crate) snapshot: SledSnapshotState,
     path: PathBuf,
     _lock: DirLock,
+}
+
+/// The trees of the current generation. A restore builds the next generation's trees
+/// aside and switches to them in one step.
+#[derive(Clone)]
+pub(crate) struct Trees {
+    pub data: sled::Tree,
+    pub expiry: sled::Tree,
+    pub gen: u64,
 }
 
 impl std::fmt::Debug for SledTier {
@@ -83,10 +97,13 @@ impl SledTier {
                 other => break other?,
             }
         };
-        let data = guarded(&path, "opening its data tree", || db.open_tree(DATA_TREE))?;
-        let expiry = guarded(&path, "opening its expiry index", || {
-            db.open_tree(EXPIRY_TREE)
-        })?;
+        let meta = guarded(&path, "opening its metadata", || db.open_tree(META_TREE))?;
+        let gen = guarded(&path, "reading its metadata", || meta.get(GEN_KEY))?
+            .map(|g| decode_gen(&g))
+            .unwrap_or(0);
+        let trees = open_trees(&path, &db, gen)?;
+        drop_other_generations(&path, &db, gen)?;
+        let data = trees.data.clone();
         let (entries, bytes) = guarded(&path, "reading its records", || {
             let mut n = 0u64;
             let mut bytes = 0u64;
@@ -98,8 +115,8 @@ impl SledTier {
             Ok((n, bytes))
         })?;
         Ok(SledTier {
-            data,
-            expiry,
+            trees: RwLock::new(trees),
+            meta,
             db,
             default_ttl: match options.default_ttl {
                 Ttl::Default => Ttl::Never,
@@ -109,6 +126,7 @@ impl SledTier {
             counters: Counters::default(),
             entries: AtomicU64::new(entries),
             bytes: AtomicU64::new(bytes),
+            snapshot: SledSnapshotState::default(),
             path,
             _lock: lock,
         })
@@ -124,8 +142,19 @@ impl SledTier {
         self.clock.now_ms()
     }
 
-    fn guard<T>(&self, what: &str, f: impl FnOnce() -> sled::Result<T>) -> Result<T> {
-        guarded(&self.path, what, f)
+    /// The current generation's trees.
+    pub(crate) fn trees(&self) -> parking_lot::RwLockReadGuard<'_, Trees> {
+        self.trees.read()
+    }
+
+    /// Switches to another generation's trees (a restore); returns the old ones.
+    pub(crate) fn swap_trees(&self, next: Trees) -> Trees {
+        std::mem::replace(&mut *self.trees.write(), next)
+    }
+
+    /// The tier's default TTL.
+    pub fn default_ttl(&self) -> Ttl {
+        self.default_ttl
     }
 
     /// Calls `f` with the live value of `key`, counting a hit or a miss.
@@ -141,8 +170,12 @@ impl SledTier {
 
     /// Like [`SledTier::get_with`], not counted as a get.
     pub fn peek_with<R>(&self, key: &[u8], f: impl FnOnce(&[u8]) -> R) -> Result<Option<R>> {
-        let Some(raw) = self.guard("reading", || self.data.get(key))? else {
-            return Ok(None);
+        let raw = {
+            let t = self.trees();
+            let Some(raw) = self.guard("reading", || t.data.get(key))? else {
+                return Ok(None);
+            };
+            raw
         };
         let (exp, value) = decode_value(&raw)?;
         if is_expired(exp, self.now_ms()) {
@@ -190,20 +223,31 @@ impl SledTier {
         );
     }
 
+    /// Before `key` changes: let a running checkpoint keep its value at the cut, and
+    /// note the change for the next incremental checkpoint.
+    fn before_write(&self, t: &Trees, key: &[u8]) -> Result<()> {
+        self.snapshot
+            .before_write(key, || self.guard("reading", || t.data.get(key)))
+    }
+
+    fn write_one(&self, key: &[u8], value: &[u8], exp: u64) -> Result<()> {
+        let t = self.trees();
+        self.before_write(&t, key)?;
+        if exp != NEVER {
+            self.guard("writing the expiry index", || {
+                t.expiry.insert(index_key(exp, key), &[])
+            })?;
+        }
+        let old = self.guard("writing", || t.data.insert(key, encode_value(exp, value)))?;
+        self.account(key, old.as_ref(), value.len());
+        Ok(())
+    }
+
     /// Stores `value` under `key`.
     pub fn put(&self, key: &[u8], value: &[u8], ttl: Ttl) -> Result<()> {
         check_key(key)?;
         check_value(value)?;
-        let exp = self.expiry(ttl, self.now_ms());
-        if exp != NEVER {
-            self.guard("writing the expiry index", || {
-                self.expiry.insert(index_key(exp, key), &[])
-            })?;
-        }
-        let old = self.guard("writing", || {
-            self.data.insert(key, encode_value(exp, value))
-        })?;
-        self.account(key, old.as_ref(), value.len());
+        self.write_one(key, value, self.expiry(ttl, self.now_ms()))?;
         self.counters.put(1);
         Ok(())
     }
@@ -220,21 +264,21 @@ impl SledTier {
         for e in entries {
             last.insert(e.key, (self.expiry(e.ttl, now), e.value));
         }
+        let t = self.trees();
         let mut index = sled::Batch::default();
         let mut batch = sled::Batch::default();
         let mut sizes = Vec::with_capacity(last.len());
         for (key, (exp, value)) in &last {
+            self.before_write(&t, key)?;
             if *exp != NEVER {
                 index.insert(index_key(*exp, key), &[]);
             }
             batch.insert(*key, encode_value(*exp, value));
-            let old = self.guard("reading", || self.data.get(key))?;
+            let old = self.guard("reading", || t.data.get(key))?;
             sizes.push((*key, old, value.len()));
         }
-        self.guard("writing the expiry index", || {
-            self.expiry.apply_batch(index)
-        })?;
-        self.guard("writing a batch", || self.data.apply_batch(batch))?;
+        self.guard("writing the expiry index", || t.expiry.apply_batch(index))?;
+        self.guard("writing a batch", || t.data.apply_batch(batch))?;
         for (key, old, len) in sizes {
             self.account(key, old.as_ref(), len);
         }
@@ -242,28 +286,10 @@ impl SledTier {
         Ok(())
     }
 
-    /// Stores an entry with an absolute expiry as it is (restore). An entry that has
-    /// already expired is not stored; returns whether it was.
-    pub fn insert_absolute(&self, key: &[u8], value: &[u8], expires_at: u64) -> Result<bool> {
-        check_key(key)?;
-        check_value(value)?;
-        if is_expired(expires_at, self.now_ms()) {
-            return Ok(false);
-        }
-        if expires_at != NEVER {
-            self.guard("writing the expiry index", || {
-                self.expiry.insert(index_key(expires_at, key), &[])
-            })?;
-        }
-        let old = self.guard("writing", || {
-            self.data.insert(key, encode_value(expires_at, value))
-        })?;
-        self.account(key, old.as_ref(), value.len());
-        Ok(true)
-    }
-
     fn remove(&self, key: &[u8]) -> Result<bool> {
-        let Some(old) = self.guard("deleting", || self.data.remove(key))? else {
+        let t = self.trees();
+        self.before_write(&t, key)?;
+        let Some(old) = self.guard("deleting", || t.data.remove(key))? else {
             return Ok(false);
         };
         self.forget(key, &old);
@@ -291,15 +317,17 @@ impl SledTier {
 
     /// Removes the record `raw` of `key` if it is still there; returns whether it was.
     fn remove_expired(&self, key: &[u8], raw: &sled::IVec, exp: u64) -> Result<bool> {
+        let t = self.trees();
+        self.before_write(&t, key)?;
         let swapped = self.guard("removing an expired entry", || {
-            self.data
+            t.data
                 .compare_and_swap(key, Some(raw.as_ref()), None::<&[u8]>)
         })?;
         if swapped.is_ok() {
             self.forget(key, raw);
             self.counters.expired(1);
             self.guard("updating the expiry index", || {
-                self.expiry.remove(index_key(exp, key))
+                t.expiry.remove(index_key(exp, key))
             })?;
             return Ok(true);
         }
@@ -312,12 +340,17 @@ impl SledTier {
         let now = self.now_ms();
         let due_end = (now.saturating_add(1)).to_be_bytes();
         let mut removed = 0;
-        for item in self.expiry.range(..&due_end[..]) {
+        let expiry = self.trees().expiry.clone();
+        for item in expiry.range(..&due_end[..]) {
             let (idx, _) = self.guard("reading the expiry index", || item)?;
             let Some((exp, key)) = split_index_key(&idx) else {
                 continue;
             };
-            if let Some(raw) = self.guard("reading", || self.data.get(key))? {
+            let current = {
+                let t = self.trees();
+                self.guard("reading", || t.data.get(key))?
+            };
+            if let Some(raw) = current {
                 let (stored_exp, _) = decode_value(&raw)?;
                 if stored_exp == exp
                     && is_expired(exp, now)
@@ -328,15 +361,24 @@ impl SledTier {
                 }
             }
             // Stale: the entry was overwritten, deleted, or already removed.
-            self.guard("updating the expiry index", || self.expiry.remove(&idx))?;
+            self.guard("updating the expiry index", || expiry.remove(&idx))?;
         }
         Ok(removed)
     }
 
     /// Removes every entry.
     pub fn clear(&self) -> Result<()> {
-        self.guard("clearing", || self.data.clear())?;
-        self.guard("clearing the expiry index", || self.expiry.clear())?;
+        let t = self.trees();
+        if self.snapshot.is_running() {
+            // A running checkpoint must still see every value: keep each aside first.
+            for item in t.data.iter().keys() {
+                let key = self.guard("clearing", || item)?;
+                self.before_write(&t, &key)?;
+            }
+        }
+        self.snapshot.record_clear();
+        self.guard("clearing", || t.data.clear())?;
+        self.guard("clearing the expiry index", || t.expiry.clear())?;
         self.entries.store(0, Relaxed);
         self.bytes.store(0, Relaxed);
         Ok(())
@@ -362,7 +404,8 @@ impl SledTier {
             return Ok(page);
         }
         let now = self.now_ms();
-        let iter = self.data.range::<Vec<u8>, _>((lower, upper));
+        let data = self.trees().data.clone();
+        let iter = data.range::<Vec<u8>, _>((lower, upper));
         let mut iter: Box<dyn Iterator<Item = sled::Result<(sled::IVec, sled::IVec)>>> =
             if range.reverse {
                 Box::new(iter.rev())
@@ -406,6 +449,62 @@ impl SledTier {
         self.counters
             .snapshot(self.entries.load(Relaxed), self.bytes.load(Relaxed))
     }
+
+    /// Runs a sled operation, turning its errors and panics into ours.
+    pub(crate) fn guard<T>(&self, what: &str, f: impl FnOnce() -> sled::Result<T>) -> Result<T> {
+        guarded(&self.path, what, f)
+    }
+}
+
+/// The name of a generation's tree.
+fn tree_name(base: &[u8], gen: u64) -> Vec<u8> {
+    if gen == 0 {
+        base.to_vec()
+    } else {
+        let mut name = base.to_vec();
+        name.extend_from_slice(format!(".{gen}").as_bytes());
+        name
+    }
+}
+
+fn decode_gen(raw: &[u8]) -> u64 {
+    let mut b = [0u8; 8];
+    let n = raw.len().min(8);
+    b[..n].copy_from_slice(&raw[..n]);
+    u64::from_be_bytes(b)
+}
+
+/// Opens (creating if need be) the trees of generation `gen`.
+pub(crate) fn open_trees(path: &Path, db: &sled::Db, gen: u64) -> Result<Trees> {
+    Ok(Trees {
+        data: guarded(path, "opening its data tree", || {
+            db.open_tree(tree_name(DATA_TREE, gen))
+        })?,
+        expiry: guarded(path, "opening its expiry index", || {
+            db.open_tree(tree_name(EXPIRY_TREE, gen))
+        })?,
+        gen,
+    })
+}
+
+/// Drops the trees of every generation but `gen`: what an interrupted restore left.
+fn drop_other_generations(path: &Path, db: &sled::Db, gen: u64) -> Result<()> {
+    let keep = [tree_name(DATA_TREE, gen), tree_name(EXPIRY_TREE, gen)];
+    for name in db.tree_names() {
+        let ours = name.starts_with(DATA_TREE) || name.starts_with(EXPIRY_TREE);
+        if ours && !keep.iter().any(|k| k.as_slice() == &name[..]) {
+            guarded(path, "dropping a stale restore", || db.drop_tree(&name))?;
+        }
+    }
+    Ok(())
+}
+
+/// Records `gen` as the current generation.
+pub(crate) fn commit_gen(tier: &SledTier, gen: u64) -> Result<()> {
+    tier.guard("switching to the restored state", || {
+        tier.meta.insert(GEN_KEY, &gen.to_be_bytes())
+    })?;
+    tier.flush().map(|_| ())
 }
 
 fn bounds_empty(lower: &Bound<Vec<u8>>, upper: &Bound<Vec<u8>>) -> bool {

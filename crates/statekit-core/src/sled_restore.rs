@@ -1,0 +1,138 @@
+//! Checkpoints and restores of the sled tier. A restore writes the checkpoint's state
+//! into a new generation of trees beside the live ones, verifying every block as it
+//! reads; only when all of it has verified does it switch generations, in one metadata
+//! write. A damaged file leaves the store exactly as it was, and a crash mid-restore
+//! leaves the old generation in place (the next open drops the half-built one).
+
+use std::path::Path;
+use std::sync::atomic::Ordering::Relaxed;
+use std::sync::Arc;
+
+use crate::checkpoint::{validate, write_checkpoint, CheckpointRequest, CheckpointSummary};
+use crate::error::Result;
+use crate::restore::{restore_into, RestoreSummary, RestoreTarget};
+use crate::sled_format::{encode_value, index_key, HEADER};
+use crate::sled_snapshot::SledSnapshot;
+use crate::sled_tier::{commit_gen, open_trees, SledTier, Trees};
+use crate::ttl::{is_expired, NEVER};
+
+/// Writes the checkpoint whose cut `snapshot` took (on a worker thread).
+pub fn write(snapshot: SledSnapshot, req: &CheckpointRequest) -> Result<CheckpointSummary> {
+    let result = validate(req).and_then(|_| {
+        write_checkpoint(req, snapshot.now_ms(), snapshot.base_id(), |w| {
+            snapshot.write_to(w)
+        })
+    });
+    snapshot.finish(result.as_ref().ok().map(|s| s.id));
+    result
+}
+
+struct Target<'a> {
+    tier: &'a SledTier,
+    trees: &'a Trees,
+    data: sled::Batch,
+    index: sled::Batch,
+    pending: usize,
+    now_ms: u64,
+}
+
+impl Target<'_> {
+    fn apply(&mut self) -> Result<()> {
+        let index = std::mem::take(&mut self.index);
+        let data = std::mem::take(&mut self.data);
+        self.tier
+            .guard("restoring", || self.trees.expiry.apply_batch(index))?;
+        self.tier
+            .guard("restoring", || self.trees.data.apply_batch(data))?;
+        self.pending = 0;
+        Ok(())
+    }
+
+    fn counted(&mut self) -> Result<()> {
+        self.pending += 1;
+        if self.pending >= 1024 {
+            self.apply()?;
+        }
+        Ok(())
+    }
+}
+
+impl RestoreTarget for Target<'_> {
+    fn put_absolute(&mut self, key: &[u8], value: &[u8], expires_at: u64) -> Result<bool> {
+        crate::limits::check_key(key)?;
+        if is_expired(expires_at, self.now_ms) {
+            self.data.remove(key);
+            self.counted()?;
+            return Ok(false);
+        }
+        if expires_at != NEVER {
+            self.index.insert(index_key(expires_at, key), &[]);
+        }
+        self.data.insert(key, encode_value(expires_at, value));
+        self.counted()?;
+        Ok(true)
+    }
+
+    fn remove(&mut self, key: &[u8]) -> Result<()> {
+        self.data.remove(key);
+        self.counted()
+    }
+
+    fn clear(&mut self) -> Result<()> {
+        self.apply()?;
+        self.tier.guard("restoring", || self.trees.data.clear())?;
+        self.tier.guard("restoring", || self.trees.expiry.clear())
+    }
+}
+
+/// Replaces the tier's state with the checkpoint at `path` (and its chain).
+pub fn restore(tier: &Arc<SledTier>, path: &Path) -> Result<RestoreSummary> {
+    tier.snapshot.claim()?;
+    let result = restore_claimed(tier, path);
+    tier.snapshot.release();
+    result
+}
+
+fn restore_claimed(tier: &Arc<SledTier>, path: &Path) -> Result<RestoreSummary> {
+    let next_gen = tier.trees().gen + 1;
+    let next = open_trees(tier.path(), &tier.db, next_gen)?;
+    let built = (|| {
+        tier.guard("preparing a restore", || next.data.clear())?;
+        tier.guard("preparing a restore", || next.expiry.clear())?;
+        let mut target = Target {
+            tier,
+            trees: &next,
+            data: sled::Batch::default(),
+            index: sled::Batch::default(),
+            pending: 0,
+            now_ms: tier.now_ms(),
+        };
+        let summary = restore_into(path, &mut target)?;
+        target.apply()?;
+        let (mut n, mut bytes) = (0u64, 0u64);
+        for item in next.data.iter() {
+            let (k, v) = tier.guard("restoring", || item)?;
+            n += 1;
+            bytes += (k.len() + v.len().saturating_sub(HEADER)) as u64;
+        }
+        tier.flush()?;
+        Ok((summary, n, bytes))
+    })();
+    let (mut summary, n, bytes) = match built {
+        Ok(done) => done,
+        Err(e) => {
+            let _ = tier.db.drop_tree(next.data.name());
+            let _ = tier.db.drop_tree(next.expiry.name());
+            return Err(e);
+        }
+    };
+    let old = tier.swap_trees(next);
+    tier.entries.store(n, Relaxed);
+    tier.bytes.store(bytes, Relaxed);
+    commit_gen(tier, next_gen)?;
+    let _ = tier.db.drop_tree(old.data.name());
+    let _ = tier.db.drop_tree(old.expiry.name());
+    tier.snapshot.set_base(summary.id);
+    summary.entries = n;
+    Ok(summary)
+}
