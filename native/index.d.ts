@@ -64,6 +64,15 @@ export declare class NativeStore {
   flush(): Promise<number>
   /** Bytes on disk, measured on a worker thread (sled tier). */
   sizeOnDisk(): Promise<number>
+  /** Takes a checkpoint's cut now and writes it to `path` on a worker thread. */
+  checkpoint(path: string, options: CheckpointOptions): Promise<CheckpointResult>
+  /**
+   * Restores the checkpoint at `path` (and its chain) on a worker thread. The memory
+   * tier's new state is switched in by `adopt()`; the sled tier's in place.
+   */
+  restore(path: string): Promise<Restored>
+  /** Switches in the state a memory-tier restore built, keeping the counters. */
+  adopt(restored: Restored): void
   /**
    * Releases the store; every later call fails with `ERR_STATEKIT_CLOSED`. A sled
    * store is flushed and its directory unlocked by the time the Promise resolves.
@@ -74,11 +83,61 @@ export declare class NativeStore {
 }
 
 /**
+ * The outcome of a restore: for the memory tier, the state built aside, which
+ * `NativeStore.adopt()` switches in on the JavaScript thread.
+ */
+export declare class Restored {
+  /** What the restore did. */
+  get summary(): RestoreResult
+}
+
+/**
  * Panics on purpose, under `catch_unwind`: the tests call it to prove that a Rust
  * panic reaches JavaScript as an error and the process lives on. Not part of the
  * public TypeScript API.
  */
 export declare function __panicForTest(): void
+
+/** What a checkpoint file's header and footer say. */
+export interface CheckpointFileInfo {
+  path: string
+  id: number
+  kind: string
+  baseId?: number
+  createdAt: number
+  entries: number
+  compression: string
+  metadata: string
+  bytes: number
+  rawBytes: number
+  blocks: number
+}
+
+/** Options of `checkpoint()`, validated by the TypeScript layer. */
+export interface CheckpointOptions {
+  /** `zstd` (default), `lz4` or `none`. */
+  compression?: string
+  /** zstd level, 1 to 22 (default 3). */
+  level?: number
+  /** User metadata as JSON text. */
+  metadata?: string
+  /** Only what changed since the last checkpoint. */
+  incremental?: boolean
+}
+
+/** What a checkpoint wrote. */
+export interface CheckpointResult {
+  id: number
+  path: string
+  kind: string
+  baseId?: number
+  entries: number
+  bytes: number
+  rawBytes: number
+  durationMs: number
+  createdAt: number
+  metadata: string
+}
 
 /** Opens (or creates) a sled store on a worker thread. */
 export declare function openSled(config: SledConfig): Promise<NativeStore>
@@ -90,6 +149,19 @@ export interface RangeOptions {
   lt?: Buffer
   limit?: number
   reverse?: boolean
+}
+
+/** Reads a checkpoint's header and footer (fast: no block is read). */
+export declare function readCheckpointInfo(path: string): Promise<CheckpointFileInfo>
+
+/** What a restore did. */
+export interface RestoreResult {
+  id: number
+  chain: Array<number>
+  entries: number
+  expired: number
+  durationMs: number
+  metadata: string
 }
 
 /** The sled tier's options, as the TypeScript layer passes them. */
@@ -116,4 +188,15 @@ export interface Stats {
   memoryBytes: number
   /** Bytes on disk (sled tier only). */
   diskBytes?: number
+}
+
+/** Checks every checksum of a checkpoint; damage is reported, not thrown. */
+export declare function verifyCheckpoint(path: string): Promise<VerifyResult>
+
+/** The result of a full verification. */
+export interface VerifyResult {
+  ok: boolean
+  info?: CheckpointFileInfo
+  /** What is damaged and where (file, block, offset), when not ok. */
+  error?: string
 }

@@ -6,6 +6,7 @@
  * - `ERR_STATEKIT_LOCKED`: the directory is held by another open store.
  * - `ERR_STATEKIT_CORRUPT`: a file or directory is damaged; the message names it.
  * - `ERR_STATEKIT_IO`: the operating system refused an I/O operation.
+ * - `ERR_STATEKIT_BUSY`: a checkpoint or restore of the backend is already running.
  * - `ERR_STATEKIT_INTERNAL`: a bug in statekit (a Rust panic, caught); the operation
  *   did not complete and the process is unharmed.
  */
@@ -15,6 +16,7 @@ export type StateErrorCode =
   | 'ERR_STATEKIT_LOCKED'
   | 'ERR_STATEKIT_CORRUPT'
   | 'ERR_STATEKIT_IO'
+  | 'ERR_STATEKIT_BUSY'
   | 'ERR_STATEKIT_INTERNAL'
 
 const CODES: ReadonlySet<string> = new Set<StateErrorCode>([
@@ -23,6 +25,7 @@ const CODES: ReadonlySet<string> = new Set<StateErrorCode>([
   'ERR_STATEKIT_LOCKED',
   'ERR_STATEKIT_CORRUPT',
   'ERR_STATEKIT_IO',
+  'ERR_STATEKIT_BUSY',
   'ERR_STATEKIT_INTERNAL',
 ])
 

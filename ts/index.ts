@@ -27,3 +27,12 @@ export { NativeBackend } from './native-backend.js'
 export { MemoryBackend, type MemoryBackendOptions } from './memory-backend.js'
 export { SledBackend, type SledBackendOptions } from './sled-backend.js'
 export { TypedStore } from './typed-store.js'
+export {
+  readCheckpointInfo,
+  verifyCheckpoint,
+  type CheckpointFileInfo,
+  type CheckpointInfo,
+  type CheckpointOptions,
+  type RestoreInfo,
+  type VerifyResult,
+} from './checkpoint.js'

@@ -13,6 +13,7 @@ import type {
   StateBackend,
 } from './types.js'
 import { resolveCodec } from './codecs.js'
+import { checkpointInfo, nativeCheckpointOptions, pathArg, restoreInfo, type CheckpointInfo, type CheckpointOptions, type RestoreInfo } from './checkpoint.js'
 
 const PAGE = 256
 
@@ -250,6 +251,49 @@ export abstract class NativeBackend implements StateBackend {
     try {
       const task = this.#native.startCleanupTask(intervalMs)
       return { stop: () => task.stop() }
+    } catch (e) {
+      throw fromNative(e)
+    }
+  }
+
+  /**
+   * Writes a checkpoint of this backend to `path`. The cut is taken when this is
+   * called: every write that completed before is in it, none made after. Writers are
+   * not blocked, and scanning, compression and I/O run on a worker thread. The file is
+   * published atomically (temp file, fsync, rename, directory fsync). Only one
+   * checkpoint or restore of a backend runs at a time; another rejects with
+   * `ERR_STATEKIT_BUSY`.
+   */
+  async checkpoint(path: string, opts?: CheckpointOptions): Promise<CheckpointInfo> {
+    const p = pathArg(path)
+    const o = nativeCheckpointOptions(opts)
+    let pending: Promise<Parameters<typeof checkpointInfo>[0]>
+    try {
+      pending = this.#native.checkpoint(p, o)
+    } catch (e) {
+      throw fromNative(e)
+    }
+    try {
+      return checkpointInfo(await pending)
+    } catch (e) {
+      throw fromNative(e)
+    }
+  }
+
+  /**
+   * Replaces this backend's data with the checkpoint at `path` (applying its chain if
+   * it is incremental), verifying every block as it reads. The new state is built
+   * aside and switched in only when all of it has verified: a damaged file rejects with
+   * `ERR_STATEKIT_CORRUPT`, naming the file and block, and leaves the backend exactly
+   * as it was. Entries that expired meanwhile are dropped and counted. A checkpoint
+   * from either tier restores into either tier.
+   */
+  async restore(path: string): Promise<RestoreInfo> {
+    const p = pathArg(path)
+    try {
+      const restored = await this.#native.restore(p)
+      this.#native.adopt(restored)
+      return restoreInfo(restored.summary)
     } catch (e) {
       throw fromNative(e)
     }

@@ -1,6 +1,7 @@
 import type { Key, Value } from './bytes.js'
 import type { Codec, CodecName } from './codecs.js'
 import type { TypedStore } from './typed-store.js'
+import type { CheckpointInfo, CheckpointOptions, RestoreInfo } from './checkpoint.js'
 
 /** Options of a single write. */
 export interface PutOptions {
@@ -93,6 +94,10 @@ export interface StateBackend {
   clear(): Promise<void>
   /** Counters and sizes. */
   stats(): BackendStats
+  /** Writes a point-in-time checkpoint of the backend to `path`. */
+  checkpoint(path: string, opts?: CheckpointOptions): Promise<CheckpointInfo>
+  /** Replaces the backend's data with a checkpoint's; a damaged file changes nothing. */
+  restore(path: string): Promise<RestoreInfo>
   /** Releases the backend; every later call fails with `ERR_STATEKIT_CLOSED`. Idempotent. */
   close(): Promise<void>
   /** {@link StateBackend.get}, synchronously. */

@@ -5,6 +5,8 @@
 //! thread: it never keeps a Node.js process alive.
 
 use std::sync::{Arc, Condvar, Mutex, Weak};
+
+use parking_lot::RwLock;
 use std::thread;
 use std::time::Duration;
 
@@ -28,27 +30,37 @@ struct Signal {
     wake: Condvar,
 }
 
+/// What a task sweeps; a restore that replaces a tier points its tasks at the new one.
+type Target = Arc<RwLock<Weak<dyn Sweep>>>;
+
 /// Handle of a running cleanup task.
 #[derive(Clone)]
 pub struct CleanupTask {
     signal: Arc<Signal>,
+    target: Target,
 }
 
 impl CleanupTask {
     /// Starts sweeping `target` every `interval`.
-    pub fn start<T: Sweep>(target: Weak<T>, interval: Duration) -> Result<CleanupTask> {
+    pub fn start(target: Weak<dyn Sweep>, interval: Duration) -> Result<CleanupTask> {
         if interval.is_zero() {
             return Err(Error::invalid_arg(
                 "cleanup interval must be a positive number of milliseconds",
             ));
         }
         let signal = Arc::new(Signal::default());
-        let theirs = Arc::clone(&signal);
+        let target: Target = Arc::new(RwLock::new(target));
+        let (sig, tgt) = (Arc::clone(&signal), Arc::clone(&target));
         thread::Builder::new()
             .name("statekit-cleanup".into())
-            .spawn(move || run(&theirs, &target, interval))
+            .spawn(move || run(&sig, &tgt, interval))
             .map_err(|e| Error::new(ErrorCode::Io, format!("cannot start cleanup thread: {e}")))?;
-        Ok(CleanupTask { signal })
+        Ok(CleanupTask { signal, target })
+    }
+
+    /// Sweeps `target` from now on instead.
+    pub fn retarget(&self, target: Weak<dyn Sweep>) {
+        *self.target.write() = target;
     }
 
     /// Stops the task. Calling it again is harmless.
@@ -65,7 +77,7 @@ impl CleanupTask {
     }
 }
 
-fn run<T: Sweep>(signal: &Signal, target: &Weak<T>, interval: Duration) {
+fn run(signal: &Signal, target: &Target, interval: Duration) {
     loop {
         {
             let Ok(guard) = signal.stopped.lock() else {
@@ -78,7 +90,8 @@ fn run<T: Sweep>(signal: &Signal, target: &Weak<T>, interval: Duration) {
                 return;
             }
         }
-        match target.upgrade() {
+        let current = target.read().upgrade();
+        match current {
             Some(t) => {
                 t.sweep();
             }
@@ -101,7 +114,8 @@ mod tests {
         tier.put(b"a", b"1", Ttl::Ms(10)).unwrap();
         tier.put(b"b", b"2", Ttl::Never).unwrap();
         clock.advance(20);
-        let task = CleanupTask::start(Arc::downgrade(&tier), Duration::from_millis(5)).unwrap();
+        let weak: Weak<dyn Sweep> = Arc::downgrade(&tier) as Weak<dyn Sweep>;
+        let task = CleanupTask::start(weak, Duration::from_millis(5)).unwrap();
         let deadline = std::time::Instant::now() + Duration::from_secs(5);
         while tier.len() != 1 && std::time::Instant::now() < deadline {
             thread::sleep(Duration::from_millis(5));
@@ -116,7 +130,7 @@ mod tests {
     #[test]
     fn rejects_zero_interval() {
         let tier = Arc::new(MemoryTier::new(Ttl::Never));
-        let err = CleanupTask::start(Arc::downgrade(&tier), Duration::ZERO)
+        let err = CleanupTask::start(Arc::downgrade(&tier) as Weak<dyn Sweep>, Duration::ZERO)
             .err()
             .map(|e| e.code);
         assert_eq!(err, Some(ErrorCode::InvalidArg));

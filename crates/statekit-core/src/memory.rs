@@ -446,3 +446,11 @@ impl MemoryTier {
         self.tombstones.fetch_sub(dropped, Relaxed);
     }
 }
+
+impl MemoryTier {
+    /// Adds another tier's operation counters to this one's (a restore replaces the
+    /// data, not the store's history).
+    pub fn absorb_counters(&self, other: &MemoryTier) {
+        self.counters.absorb(&other.counters);
+    }
+}

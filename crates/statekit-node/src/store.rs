@@ -1,17 +1,18 @@
 //! `NativeStore`: either tier as one JavaScript class. Argument conversion only; each
 //! method dispatches to the tier it holds.
 
-use std::sync::Arc;
+use std::sync::{Arc, Weak};
 use std::time::Duration;
 
 use napi::bindgen_prelude::{Array, AsyncTask, BufferSlice, Env};
 use napi_derive::napi;
-use statekit_core::cleanup::CleanupTask;
+use statekit_core::cleanup::{CleanupTask, Sweep};
 use statekit_core::limits::check_keys;
 use statekit_core::memory::{MemoryTier, PutEntry};
 use statekit_core::sled_tier::SledTier;
 use statekit_core::ttl::Ttl;
 
+use crate::checkpoint_tasks::{CheckpointOptions, CheckpointTask, RestoreTask, Restored};
 use crate::cursor::Cursor;
 use crate::error::{closed, from_napi, invalid, to_js, Result};
 use crate::range::RangeOptions;
@@ -23,6 +24,16 @@ use crate::stats::Stats;
 pub enum AnyTier {
     Memory(Arc<MemoryTier>),
     Sled(Arc<SledTier>),
+}
+
+impl AnyTier {
+    /// The tier as something a cleanup task can sweep.
+    fn sweep_target(&self) -> Weak<dyn Sweep> {
+        match self {
+            AnyTier::Memory(t) => Arc::downgrade(t) as Weak<dyn Sweep>,
+            AnyTier::Sled(t) => Arc::downgrade(t) as Weak<dyn Sweep>,
+        }
+    }
 }
 
 /// Runs the same expression on whichever tier `$store` holds.
@@ -39,6 +50,8 @@ macro_rules! on_tier {
 #[napi]
 pub struct NativeStore {
     tier: Option<AnyTier>,
+    /// Cleanup tasks started on this store, pointed at the new tier after a restore.
+    cleanup: Vec<CleanupTask>,
 }
 
 /// A running cleanup task; `stop()` ends it.
@@ -72,7 +85,10 @@ fn ttl(ms: Option<f64>) -> Result<Ttl> {
 
 impl NativeStore {
     pub fn from_tier(tier: AnyTier) -> Self {
-        NativeStore { tier: Some(tier) }
+        NativeStore {
+            tier: Some(tier),
+            cleanup: Vec::new(),
+        }
     }
 
     fn tier(&self) -> Result<&AnyTier> {
@@ -207,20 +223,17 @@ impl NativeStore {
 
     /// Sweeps expired entries every `interval_ms` on a background thread.
     #[napi(catch_unwind)]
-    pub fn start_cleanup_task(&self, interval_ms: f64) -> Result<CleanupHandle> {
+    pub fn start_cleanup_task(&mut self, interval_ms: f64) -> Result<CleanupHandle> {
         if !interval_ms.is_finite() || interval_ms < 1.0 {
             return Err(invalid(format!(
                 "cleanup interval must be a finite number of milliseconds >= 1, got {interval_ms}"
             )));
         }
         let interval = Duration::from_millis(interval_ms as u64);
-        let task = match self.tier()? {
-            AnyTier::Memory(t) => CleanupTask::start(Arc::downgrade(t), interval),
-            AnyTier::Sled(t) => CleanupTask::start(Arc::downgrade(t), interval),
-        };
-        Ok(CleanupHandle {
-            task: task.map_err(to_js)?,
-        })
+        let task = CleanupTask::start(self.tier()?.sweep_target(), interval).map_err(to_js)?;
+        self.cleanup.retain(|t| !t.is_stopped());
+        self.cleanup.push(task.clone());
+        Ok(CleanupHandle { task })
     }
 
     /// Counters and sizes.
@@ -244,6 +257,48 @@ impl NativeStore {
     #[napi(catch_unwind, ts_return_type = "Promise<number>")]
     pub fn size_on_disk(&self) -> Result<AsyncTask<SizeTask>> {
         Ok(AsyncTask::new(SizeTask::new(self.sled()?)))
+    }
+
+    /// Takes a checkpoint's cut now and writes it to `path` on a worker thread.
+    #[napi(catch_unwind, ts_return_type = "Promise<CheckpointResult>")]
+    pub fn checkpoint(
+        &self,
+        path: String,
+        options: CheckpointOptions,
+    ) -> Result<AsyncTask<CheckpointTask>> {
+        let req = options.into_request(path)?;
+        CheckpointTask::begin(self.tier()?, req)
+    }
+
+    /// Restores the checkpoint at `path` (and its chain) on a worker thread. The memory
+    /// tier's new state is switched in by `adopt()`; the sled tier's in place.
+    #[napi(catch_unwind, ts_return_type = "Promise<Restored>")]
+    pub fn restore(&self, path: String) -> Result<AsyncTask<RestoreTask>> {
+        if path.is_empty() {
+            return Err(invalid("path must be a non-empty string"));
+        }
+        let path = std::path::PathBuf::from(path);
+        Ok(AsyncTask::new(match self.tier()? {
+            AnyTier::Memory(t) => RestoreTask::Memory(path, t.default_ttl()),
+            AnyTier::Sled(t) => RestoreTask::Sled(path, Arc::clone(t)),
+        }))
+    }
+
+    /// Switches in the state a memory-tier restore built, keeping the counters.
+    #[napi(catch_unwind)]
+    pub fn adopt(&mut self, restored: &mut Restored) -> Result<()> {
+        let current = self.tier()?.clone();
+        if let (Some(AnyTier::Memory(next)), AnyTier::Memory(old)) =
+            (restored.tier.take(), &current)
+        {
+            next.absorb_counters(old);
+            let next = AnyTier::Memory(next);
+            for task in &self.cleanup {
+                task.retarget(next.sweep_target());
+            }
+            self.tier = Some(next);
+        }
+        Ok(())
     }
 
     /// Releases the store; every later call fails with `ERR_STATEKIT_CLOSED`. A sled
