@@ -61,11 +61,13 @@ pub fn validate(req: &CheckpointRequest) -> Result<()> {
 }
 
 /// Writes a checkpoint whose records `fill` produces; on any error the temp file is
-/// removed and nothing is published.
+/// removed and nothing is published. `sort_blocks` orders each block by key (only for
+/// full checkpoints, whose records are puts of distinct keys).
 pub fn write_checkpoint(
     req: &CheckpointRequest,
     created_at: u64,
     base_id: Option<u64>,
+    sort_blocks: bool,
     fill: impl FnOnce(&mut CheckpointWriter) -> Result<()>,
 ) -> Result<CheckpointSummary> {
     let started = Instant::now();
@@ -79,7 +81,7 @@ pub fn write_checkpoint(
         entry_count: 0,
         metadata: req.metadata.clone(),
     };
-    let mut writer = CheckpointWriter::create(&req.path, header)?;
+    let mut writer = CheckpointWriter::create_with(&req.path, header, sort_blocks)?;
     if let Err(e) = fill(&mut writer) {
         writer.abort();
         return Err(e);

@@ -115,7 +115,25 @@ impl CheckpointReader {
     /// Reads every block, verifying as it goes, and calls `f` for each record. Returns
     /// an error naming the block and offset of the first damage; records already
     /// passed to `f` must then be discarded.
-    pub fn for_each(mut self, mut f: impl FnMut(Record<'_>) -> Result<()>) -> Result<()> {
+    pub fn for_each(self, mut f: impl FnMut(Record<'_>) -> Result<()>) -> Result<()> {
+        self.for_each_block(|raw| crate::checkpoint_format::decode_records(raw, &mut f))
+    }
+
+    /// Reads every block, verifying as it goes, and calls `f` with each block's raw
+    /// records; `f` returns how many records it found (see
+    /// [`crate::checkpoint_format::decode_records`]). Errors name the block and offset.
+    pub fn for_each_block(self, f: impl FnMut(&[u8]) -> Result<u64>) -> Result<()> {
+        self.for_each_block_where(|_| true, f)
+    }
+
+    /// Like [`CheckpointReader::for_each_block`], but only the blocks whose index
+    /// `wanted` accepts are decompressed and given to `f`; the others are still read
+    /// and checksummed, so the whole file is verified either way.
+    pub fn for_each_block_where(
+        mut self,
+        wanted: impl Fn(u64) -> bool,
+        mut f: impl FnMut(&[u8]) -> Result<u64>,
+    ) -> Result<()> {
         let info = self.info.clone();
         let path = self.path.clone();
         let mut decoder = BlockDecoder::new(info.header.compression);
@@ -124,6 +142,7 @@ impl CheckpointReader {
         let body_end = info.header_bytes + info.footer.body_bytes;
         let mut records = 0u64;
         let mut raw_total = 0u64;
+        let mut stored = Vec::new();
         for block in 0..info.footer.block_count {
             let at = |what: &str| format!("block {block} at offset {offset}: {what}");
             if offset + BLOCK_HEADER as u64 > body_end {
@@ -144,7 +163,8 @@ impl CheckpointReader {
                     "the block overruns the body",
                 ));
             }
-            let mut stored = vec![0u8; stored_len as usize];
+            stored.clear();
+            stored.resize(stored_len as usize, 0);
             self.file
                 .read_exact(&mut stored)
                 .map_err(|e| corrupt(&path, &at("block"), e))?;
@@ -158,18 +178,25 @@ impl CheckpointReader {
             }
             file_crc = crc32c::crc32c_append(file_crc, &head);
             file_crc = crc32c::crc32c_append(file_crc, &stored);
-            let raw = decoder
-                .decode(&stored, raw_len)
-                .map_err(|e| corrupt(&path, &at("block"), e))?;
-            let n = crate::checkpoint_format::decode_records(&raw, &mut f)
-                .map_err(|e| corrupt(&path, &at("records"), e))?;
-            if n != count {
-                return Err(corrupt(
-                    &path,
-                    &at("records"),
-                    "record count differs from the block header's",
-                ));
+            if wanted(block) {
+                let raw = decoder
+                    .decode(&stored, raw_len)
+                    .map_err(|e| corrupt(&path, &at("block"), e))?;
+                let n = f(raw).map_err(|e| match e.code {
+                    ErrorCode::Corrupt | ErrorCode::InvalidArg => {
+                        corrupt(&path, &at("records"), e.message)
+                    }
+                    _ => e,
+                })?;
+                if n != count {
+                    return Err(corrupt(
+                        &path,
+                        &at("records"),
+                        "record count differs from the block header's",
+                    ));
+                }
             }
+            let n = count;
             records += n;
             raw_total += raw_len as u64;
             offset += BLOCK_HEADER as u64 + stored_len;

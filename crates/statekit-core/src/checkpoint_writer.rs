@@ -1,13 +1,16 @@
-//! Writing a checkpoint file: records are packed into blocks, each compressed and
-//! checksummed, then the footer; the file is published atomically (temp file, fsync,
-//! rename, directory fsync), so a reader never sees a partial checkpoint.
+//! Writing a checkpoint file: records are packed into blocks; a second thread
+//! compresses, checksums and writes each block while the caller produces the next.
+//! The file is published atomically (temp file, fsync, rename, directory fsync), so a
+//! reader never sees a partial checkpoint.
 
 use std::fs::{self, File};
 use std::io::{BufWriter, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
+use std::sync::mpsc::{channel, sync_channel, Receiver, Sender, SyncSender};
+use std::thread::JoinHandle;
 
 use crate::block_codec::BlockEncoder;
-use crate::checkpoint_format::{Footer, Header, Record, BLOCK_TARGET, MAX_METADATA};
+use crate::checkpoint_format::{Compression, Footer, Header, Record, BLOCK_TARGET, MAX_METADATA};
 use crate::error::{Error, ErrorCode, Result};
 
 /// The suffix of a checkpoint being written; stray ones are safe to delete.
@@ -20,24 +23,181 @@ fn io(path: &Path, what: &str, e: std::io::Error) -> Error {
     )
 }
 
+/// One block on its way to the writing thread, with the buffers it is packed into;
+/// blocks come back to be reused, allocations and all.
+struct Block {
+    raw: Vec<u8>,
+    starts: Vec<u32>,
+    records: u32,
+    stored: Vec<u8>,
+    head: [u8; 16],
+    raw_len: usize,
+}
+
+impl Block {
+    fn new() -> Self {
+        Block {
+            raw: Vec::with_capacity(BLOCK_TARGET + 4096),
+            starts: Vec::new(),
+            records: 0,
+            stored: Vec::new(),
+            head: [0u8; 16],
+            raw_len: 0,
+        }
+    }
+}
+
+/// What the writing thread has written.
+struct Written {
+    file: BufWriter<File>,
+    footer: Footer,
+    body_crc: u32,
+    body_len: usize,
+}
+
+/// Orders and compresses blocks; the writing thread and the caller each have one.
+struct Packer {
+    encoder: BlockEncoder,
+    sort: bool,
+    sorted: Vec<u8>,
+}
+
+impl Packer {
+    fn new(compression: Compression, sort: bool) -> Self {
+        Packer {
+            encoder: BlockEncoder::new(compression),
+            sort: sort && compression != Compression::None,
+            sorted: Vec::new(),
+        }
+    }
+
+    /// Orders a block's records by key, which makes it compress far better.
+    fn sort_block(&mut self, b: &Block) {
+        let n = b.starts.len();
+        let mut order: Vec<(&[u8], usize, usize)> = (0..n)
+            .map(|i| {
+                let start = b.starts[i] as usize;
+                let end = b.starts.get(i + 1).map_or(b.raw.len(), |&e| e as usize);
+                (
+                    crate::checkpoint_format::record_key(&b.raw, start),
+                    start,
+                    end,
+                )
+            })
+            .collect();
+        order.sort_unstable_by(|x, y| x.0.cmp(y.0));
+        self.sorted.clear();
+        for (_, start, end) in order {
+            self.sorted.extend_from_slice(&b.raw[start..end]);
+        }
+    }
+
+    /// Orders (if asked) and compresses a block into its `stored` buffer and header.
+    fn pack(&mut self, b: &mut Block) -> Result<()> {
+        if self.sort {
+            self.sort_block(b);
+        }
+        let raw = if self.sort { &self.sorted } else { &b.raw };
+        self.encoder
+            .encode_into(raw, &mut b.stored)
+            .map_err(|e| Error::new(ErrorCode::Io, format!("cannot compress a block: {e}")))?;
+        b.raw_len = raw.len();
+        let mut head = [0u8; 16];
+        head[0..4].copy_from_slice(&(raw.len() as u32).to_le_bytes());
+        head[4..8].copy_from_slice(&(b.stored.len() as u32).to_le_bytes());
+        head[8..12].copy_from_slice(&b.records.to_le_bytes());
+        let crc = crc32c::crc32c_append(crc32c::crc32c(&head[0..12]), &b.stored);
+        head[12..16].copy_from_slice(&crc.to_le_bytes());
+        b.head = head;
+        Ok(())
+    }
+}
+
+/// What the caller hands the writing thread: a block to pack, or one it packed.
+enum Job {
+    Raw(Block),
+    Packed(Block),
+}
+
+/// The writing thread's side.
+struct Sink {
+    file: BufWriter<File>,
+    packer: Packer,
+    tmp: PathBuf,
+    footer: Footer,
+    body_crc: u32,
+    body_len: usize,
+    spare: Sender<Block>,
+}
+
+impl Sink {
+    fn write_body(&mut self, bytes: &[u8]) -> Result<()> {
+        self.body_crc = crc32c::crc32c_append(self.body_crc, bytes);
+        self.body_len += bytes.len();
+        self.file
+            .write_all(bytes)
+            .map_err(|e| io(&self.tmp, "write", e))
+    }
+
+    fn write_packed(&mut self, b: &Block) -> Result<()> {
+        self.footer.block_count += 1;
+        self.footer.raw_bytes += b.raw_len as u64;
+        self.footer.body_bytes += (b.head.len() + b.stored.len()) as u64;
+        self.write_body(&b.head)?;
+        self.write_body(&b.stored)
+    }
+
+    fn run(mut self, jobs: Receiver<Job>) -> Result<Written> {
+        for job in jobs {
+            let block = match job {
+                Job::Raw(mut b) => {
+                    self.packer.pack(&mut b)?;
+                    self.write_packed(&b)?;
+                    b
+                }
+                Job::Packed(b) => {
+                    self.write_packed(&b)?;
+                    b
+                }
+            };
+            let _ = self.spare.send(block);
+        }
+        Ok(Written {
+            file: self.file,
+            footer: self.footer,
+            body_crc: self.body_crc,
+            body_len: self.body_len,
+        })
+    }
+}
+
+/// Of every this many blocks, the caller packs one itself, so that packing is shared
+/// between two cores while the caller also produces the records.
+const CALLER_PACKS_ONE_IN: u64 = 2;
+
 /// An open checkpoint being written.
 pub struct CheckpointWriter {
-    file: BufWriter<File>,
     tmp: PathBuf,
     dest: PathBuf,
     header: Header,
-    encoder: BlockEncoder,
-    block: Vec<u8>,
-    block_records: u32,
-    footer: Footer,
-    /// crc32c of everything after the header, so far.
-    body_crc: u32,
-    body_len: usize,
+    block: Block,
+    record_count: u64,
+    blocks_sent: u64,
+    packer: Packer,
+    to_sink: Option<SyncSender<Job>>,
+    sink: Option<JoinHandle<Result<Written>>>,
+    spare: Receiver<Block>,
 }
 
 impl CheckpointWriter {
     /// Starts writing `dest` (through a temp file beside it).
     pub fn create(dest: &Path, header: Header) -> Result<CheckpointWriter> {
+        Self::create_with(dest, header, false)
+    }
+
+    /// Like [`CheckpointWriter::create`]; with `sort_blocks`, each block's records are
+    /// ordered by key before compression. Only for files of puts with distinct keys.
+    pub fn create_with(dest: &Path, header: Header, sort_blocks: bool) -> Result<CheckpointWriter> {
         if header.metadata.len() > MAX_METADATA {
             return Err(Error::invalid_arg(format!(
                 "checkpoint metadata is {} bytes; the maximum is {MAX_METADATA}",
@@ -54,133 +214,158 @@ impl CheckpointWriter {
             header.id
         ));
         let file = File::create(&tmp).map_err(|e| io(&tmp, "create", e))?;
-        let mut w = CheckpointWriter {
-            file: BufWriter::with_capacity(1 << 20, file),
-            encoder: BlockEncoder::new(header.compression),
-            tmp,
-            dest: dest.to_path_buf(),
-            header,
-            block: Vec::with_capacity(BLOCK_TARGET + 4096),
-            block_records: 0,
+        let mut file = BufWriter::with_capacity(1 << 20, file);
+        file.write_all(&header.encode())
+            .map_err(|e| io(&tmp, "write", e))?;
+        let compression = header.compression;
+        let (to_sink, blocks) = sync_channel::<Job>(2);
+        let (spare_tx, spare) = channel::<Block>();
+        let sink = Sink {
+            file,
+            packer: Packer::new(header.compression, sort_blocks),
+            tmp: tmp.clone(),
             footer: Footer::default(),
             body_crc: 0,
             body_len: 0,
+            spare: spare_tx,
         };
-        let bytes = w.header.encode();
-        w.file
-            .write_all(&bytes)
-            .map_err(|e| io(&w.tmp, "write", e))?;
-        Ok(w)
+        let handle = std::thread::Builder::new()
+            .name("statekit-checkpoint-writer".into())
+            .spawn(move || sink.run(blocks))
+            .map_err(|e| Error::new(ErrorCode::Io, format!("cannot start a writer thread: {e}")))?;
+        Ok(CheckpointWriter {
+            tmp,
+            dest: dest.to_path_buf(),
+            header,
+            block: Block::new(),
+            record_count: 0,
+            blocks_sent: 0,
+            packer: Packer::new(compression, sort_blocks),
+            to_sink: Some(to_sink),
+            sink: Some(handle),
+            spare,
+        })
+    }
+
+    /// Appends a record without ever waiting on the writing thread: safe while a lock
+    /// is held. Call [`CheckpointWriter::flush_if_full`] once the lock is released.
+    pub fn push_unflushed(&mut self, record: &Record<'_>) {
+        self.block.starts.push(self.block.raw.len() as u32);
+        record.encode_into(&mut self.block.raw);
+        self.block.records += 1;
+        self.record_count += 1;
     }
 
     /// Appends a record.
     pub fn push(&mut self, record: &Record<'_>) -> Result<()> {
-        record.encode_into(&mut self.block);
-        self.block_records += 1;
-        self.footer.record_count += 1;
-        if self.block.len() >= BLOCK_TARGET {
-            self.flush_block()?;
-        }
-        Ok(())
+        self.push_unflushed(record);
+        self.flush_if_full()
     }
 
-    /// The open block, to append encoded records to directly; call
-    /// [`CheckpointWriter::add_records`] and [`CheckpointWriter::flush_if_full`] after.
-    pub fn block_mut(&mut self) -> &mut Vec<u8> {
-        &mut self.block
-    }
-
-    /// Counts records appended through [`CheckpointWriter::block_mut`].
-    pub fn add_records(&mut self, n: u64) {
-        self.block_records += n as u32;
-        self.footer.record_count += n;
-    }
-
-    /// Compresses and writes the open block if it has reached its target size.
+    /// Hands the open block to the writing thread if it has reached its target size.
     pub fn flush_if_full(&mut self) -> Result<()> {
-        if self.block.len() >= BLOCK_TARGET {
-            self.flush_block()?;
+        if self.block.raw.len() >= BLOCK_TARGET {
+            self.send_block()?;
         }
         Ok(())
     }
 
-    fn write_body(&mut self, bytes: &[u8]) -> Result<()> {
-        self.body_crc = crc32c::crc32c_append(self.body_crc, bytes);
-        self.body_len += bytes.len();
-        self.file
-            .write_all(bytes)
-            .map_err(|e| io(&self.tmp, "write", e))
-    }
-
-    fn flush_block(&mut self) -> Result<()> {
-        if self.block_records == 0 {
+    fn send_block(&mut self) -> Result<()> {
+        if self.block.records == 0 {
             return Ok(());
         }
-        let stored = self
-            .encoder
-            .encode(&self.block)
-            .map_err(|e| Error::new(ErrorCode::Io, format!("cannot compress a block: {e}")))?;
-        let mut head = [0u8; 16];
-        head[0..4].copy_from_slice(&(self.block.len() as u32).to_le_bytes());
-        head[4..8].copy_from_slice(&(stored.len() as u32).to_le_bytes());
-        head[8..12].copy_from_slice(&self.block_records.to_le_bytes());
-        let crc = crc32c::crc32c_append(crc32c::crc32c(&head[0..12]), &stored);
-        head[12..16].copy_from_slice(&crc.to_le_bytes());
-        self.write_body(&head)?;
-        self.write_body(&stored)?;
-        self.footer.block_count += 1;
-        self.footer.raw_bytes += self.block.len() as u64;
-        self.footer.body_bytes += (head.len() + stored.len()) as u64;
-        self.block.clear();
-        self.block_records = 0;
+        let mut next = self.spare.try_recv().unwrap_or_else(|_| Block::new());
+        next.raw.clear();
+        next.starts.clear();
+        next.records = 0;
+        let mut full = std::mem::replace(&mut self.block, next);
+        self.blocks_sent += 1;
+        let job = if self.blocks_sent % CALLER_PACKS_ONE_IN == 0 {
+            self.packer.pack(&mut full)?;
+            Job::Packed(full)
+        } else {
+            Job::Raw(full)
+        };
+        let sent = self.to_sink.as_ref().map(|tx| tx.send(job).is_ok());
+        if sent != Some(true) {
+            // The writing thread stopped: its error is reported by finish().
+            return self.join_sink().map(|_| ());
+        }
         Ok(())
+    }
+
+    fn join_sink(&mut self) -> Result<Written> {
+        self.to_sink = None;
+        match self.sink.take().map(|h| h.join()) {
+            Some(Ok(result)) => result,
+            Some(Err(_)) => Err(Error::new(
+                ErrorCode::Io,
+                "the checkpoint writer thread panicked",
+            )),
+            None => Err(Error::new(
+                ErrorCode::Io,
+                "the checkpoint writer already stopped",
+            )),
+        }
     }
 
     /// Finishes the file and publishes it; returns the footer and the file's size.
     pub fn finish(mut self) -> Result<(Footer, u64)> {
-        match self.finish_inner() {
-            Ok(done) => Ok(done),
-            Err(e) => {
-                let _ = fs::remove_file(&self.tmp);
-                Err(e)
-            }
+        let result = self.finish_inner();
+        if result.is_err() {
+            let _ = fs::remove_file(&self.tmp);
         }
+        result
     }
 
     fn finish_inner(&mut self) -> Result<(Footer, u64)> {
-        self.flush_block()?;
-        let fields = self.footer.encode_fields();
-        self.write_body(&fields)?;
+        self.send_block()?;
+        let Written {
+            mut file,
+            mut footer,
+            body_crc,
+            body_len,
+        } = self.join_sink()?;
+        footer.record_count = self.record_count;
+        let fields = footer.encode_fields();
+        let body_crc = crc32c::crc32c_append(body_crc, &fields);
+        let body_len = body_len + fields.len();
         // The header's entry count is known only now: rewrite it in place (same size).
-        self.header.entry_count = self.footer.record_count;
+        self.header.entry_count = self.record_count;
         let header = self.header.encode();
-        let file_crc =
-            crc32c::crc32c_combine(crc32c::crc32c(&header), self.body_crc, self.body_len);
-        self.footer.file_crc = file_crc;
+        let file_crc = crc32c::crc32c_combine(crc32c::crc32c(&header), body_crc, body_len);
+        footer.file_crc = file_crc;
         let tail = Footer::encode_tail(file_crc);
-        self.file
-            .write_all(&tail)
-            .map_err(|e| io(&self.tmp, "write", e))?;
-        self.file.flush().map_err(|e| io(&self.tmp, "write", e))?;
-        let file = self.file.get_mut();
-        file.seek(SeekFrom::Start(0))
-            .and_then(|_| file.write_all(&header))
-            .map_err(|e| io(&self.tmp, "write", e))?;
-        self.file
-            .get_ref()
-            .sync_all()
-            .map_err(|e| io(&self.tmp, "fsync", e))?;
+        let werr = |e| io(&self.tmp, "write", e);
+        file.write_all(&fields).map_err(werr)?;
+        file.write_all(&tail).map_err(werr)?;
+        file.flush().map_err(werr)?;
+        let inner = file.get_mut();
+        inner
+            .seek(SeekFrom::Start(0))
+            .and_then(|_| inner.write_all(&header))
+            .map_err(werr)?;
+        inner.sync_all().map_err(|e| io(&self.tmp, "fsync", e))?;
         fs::rename(&self.tmp, &self.dest).map_err(|e| io(&self.dest, "publish", e))?;
         sync_dir(&self.dest)?;
-        let size = (header.len() + self.body_len + tail.len()) as u64;
-        Ok((self.footer, size))
+        let size = (header.len() + body_len + tail.len()) as u64;
+        Ok((footer, size))
     }
 
     /// Abandons the file.
-    pub fn abort(self) {
-        let tmp = self.tmp.clone();
-        drop(self);
-        let _ = fs::remove_file(tmp);
+    pub fn abort(mut self) {
+        let _ = self.join_sink();
+        let _ = fs::remove_file(&self.tmp);
+    }
+}
+
+impl Drop for CheckpointWriter {
+    fn drop(&mut self) {
+        // Stop the writing thread if neither finish() nor abort() did.
+        self.to_sink = None;
+        if let Some(h) = self.sink.take() {
+            let _ = h.join();
+        }
     }
 }
 

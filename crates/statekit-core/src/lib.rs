@@ -10,6 +10,7 @@ pub mod cleanup;
 pub mod clock;
 pub mod dir_lock;
 pub mod error;
+pub mod key_bytes;
 pub mod limits;
 pub mod memory;
 pub mod memory_snapshot;

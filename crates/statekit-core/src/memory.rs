@@ -18,6 +18,7 @@ use xxhash_rust::xxh3::Xxh3Builder;
 
 use crate::clock::{Clock, SystemClock};
 use crate::error::Result;
+use crate::key_bytes::KeyBytes;
 use crate::limits::{check_key, check_keys, check_value};
 use crate::memory_snapshot::SnapshotState;
 use crate::range::KeyRange;
@@ -96,7 +97,7 @@ pub struct PutEntry<'a> {
 
 /// The in-memory tier.
 pub struct MemoryTier {
-    pub(crate) map: DashMap<Box<[u8]>, Entry, Xxh3Builder>,
+    pub(crate) map: DashMap<KeyBytes, Entry, Xxh3Builder>,
     default_ttl: Ttl,
     clock: Arc<dyn Clock>,
     pub(crate) counters: Counters,
@@ -128,9 +129,18 @@ impl MemoryTier {
 
     /// A tier on the given clock (tests advance a [`crate::clock::ManualClock`]).
     pub fn with_clock(default_ttl: Ttl, clock: Arc<dyn Clock>) -> Self {
+        Self::with_capacity(default_ttl, clock, 0)
+    }
+
+    /// A tier with room for `capacity` entries before its table grows (restore).
+    pub fn with_capacity(default_ttl: Ttl, clock: Arc<dyn Clock>, capacity: usize) -> Self {
         let seed = RandomState::new().build_hasher().finish();
         MemoryTier {
-            map: DashMap::with_hasher_and_shard_amount(Xxh3Builder::new().with_seed(seed), SHARDS),
+            map: DashMap::with_capacity_and_hasher_and_shard_amount(
+                capacity,
+                Xxh3Builder::new().with_seed(seed),
+                SHARDS,
+            ),
             default_ttl: match default_ttl {
                 Ttl::Default => Ttl::Never,
                 t => t,
@@ -225,17 +235,46 @@ impl MemoryTier {
         Ok(())
     }
 
-    /// Stores an entry with an absolute expiry as it is (restore). An entry that has
-    /// already expired is not stored, and any older value of its key is removed;
-    /// returns whether it was stored.
-    pub fn insert_absolute(&self, key: &[u8], value: &[u8], expires_at: u64) -> Result<bool> {
+    /// Stores an entry with an absolute expiry as it is (restore), judging expiry at
+    /// `now_ms`. An entry that has already expired is not stored, and any older value
+    /// of its key is removed; returns whether it was stored.
+    pub fn insert_absolute(
+        &self,
+        key: &[u8],
+        value: &[u8],
+        expires_at: u64,
+        now_ms: u64,
+    ) -> Result<bool> {
         check_key(key)?;
         check_value(value)?;
-        if is_expired(expires_at, self.now_ms()) {
+        if is_expired(expires_at, now_ms) {
             self.remove(key);
             return Ok(false);
         }
-        self.insert(key, value, expires_at);
+        if self.snapshot.active_cut() != 0 {
+            self.insert(key, value, expires_at);
+            return Ok(true);
+        }
+        // No checkpoint runs: one hash lookup, as a restore mostly adds new keys.
+        let entry = Entry {
+            value: Some(value.into()),
+            expires_at,
+            version: self.seq.fetch_add(1, SeqCst),
+            prev: None,
+        };
+        self.memory_bytes
+            .fetch_add(entry_size(key.len(), value.len()), Relaxed);
+        if let Some(old) = self.map.insert(key.into(), entry) {
+            match old.value {
+                Some(v) => {
+                    self.memory_bytes
+                        .fetch_sub(entry_size(key.len(), v.len()), Relaxed);
+                }
+                None => {
+                    self.tombstones.fetch_sub(1, Relaxed);
+                }
+            }
+        }
         Ok(true)
     }
 
@@ -386,13 +425,16 @@ impl MemoryTier {
     /// whole shard scan.
     pub fn cleanup_expired(&self) -> u64 {
         let now = self.now_ms();
-        let expired: Vec<Box<[u8]>> = self
+        let expired: Vec<KeyBytes> = self
             .map
             .iter()
             .filter(|e| e.value.is_some() && is_expired(e.expires_at, now))
             .map(|e| e.key().clone())
             .collect();
-        expired.iter().filter(|k| self.remove_if_expired(k)).count() as u64
+        expired
+            .iter()
+            .filter(|k| self.remove_if_expired(k.as_slice()))
+            .count() as u64
     }
 
     /// The live keys in `range`, sorted (descending when reversed), cut to its limit.
@@ -401,8 +443,8 @@ impl MemoryTier {
         let mut keys: Vec<Box<[u8]>> = self
             .map
             .iter()
-            .filter(|e| range.contains(e.key()) && e.live_at(now).is_some())
-            .map(|e| e.key().clone())
+            .filter(|e| range.contains(e.key().as_slice()) && e.live_at(now).is_some())
+            .map(|e| Box::<[u8]>::from(e.key().as_slice()))
             .collect();
         keys.sort_unstable();
         if range.reverse {
@@ -452,5 +494,36 @@ impl MemoryTier {
     /// data, not the store's history).
     pub fn absorb_counters(&self, other: &MemoryTier) {
         self.counters.absorb(&other.counters);
+    }
+}
+
+/// Restores fill a fresh tier from several threads, each owning a share of the shards.
+impl MemoryTier {
+    /// The shard that holds `key`.
+    pub(crate) fn shard_of(&self, key: &[u8]) -> usize {
+        self.map.determine_map(key)
+    }
+
+    /// Empties the shards whose index is `part` modulo `parts`.
+    pub(crate) fn clear_shards(&self, part: usize, parts: usize) {
+        for (i, shard) in self.map.shards().iter().enumerate() {
+            if i % parts == part {
+                shard.write().clear();
+            }
+        }
+    }
+
+    /// Recomputes the size counters from the entries (after a partitioned restore).
+    pub(crate) fn recount(&self) {
+        let mut bytes = 0u64;
+        let mut tombstones = 0u64;
+        for e in self.map.iter() {
+            match &e.value {
+                Some(v) => bytes += entry_size(e.key().as_slice().len(), v.len()),
+                None => tombstones += 1,
+            }
+        }
+        self.memory_bytes.store(bytes, Relaxed);
+        self.tombstones.store(tombstones, Relaxed);
     }
 }

@@ -169,21 +169,17 @@ impl MemorySnapshot {
         };
         let incremental = self.kind == Kind::Incremental;
         for shard in self.tier.map.shards() {
-            let mut n = 0u64;
             {
-                let buf = writer.block_mut();
                 let guard = shard.read();
                 // SAFETY: the shard's read lock is held for the whole iteration, so no
                 // bucket is moved or freed while it is read.
                 for bucket in unsafe { guard.iter() } {
                     let (key, slot) = unsafe { bucket.as_ref() };
-                    if let Some(rec) = self.at_cut(key, slot.get(), since, incremental) {
-                        rec.encode_into(buf);
-                        n += 1;
+                    if let Some(rec) = self.at_cut(key.as_slice(), slot.get(), since, incremental) {
+                        writer.push_unflushed(&rec);
                     }
                 }
             }
-            writer.add_records(n);
             writer.flush_if_full()?;
         }
         Ok(())
@@ -262,43 +258,149 @@ pub mod io {
 
     use super::{Base, MemorySnapshot};
     use crate::checkpoint::{validate, write_checkpoint, CheckpointRequest, CheckpointSummary};
+    use crate::checkpoint_format::{decode_records, Kind, Record};
+    use crate::checkpoint_reader::CheckpointReader;
+    use crate::clock::SystemClock;
     use crate::error::Result;
+    use crate::error::{Error, ErrorCode};
     use crate::memory::MemoryTier;
-    use crate::restore::{restore_into, RestoreSummary, RestoreTarget};
+    use crate::restore::{chain_of, RestoreSummary};
+    use crate::ttl::is_expired;
     use crate::ttl::Ttl;
 
     /// Writes the checkpoint whose cut `snapshot` took (on a worker thread).
     pub fn write(snapshot: MemorySnapshot, req: &CheckpointRequest) -> Result<CheckpointSummary> {
         let result = validate(req).and_then(|_| {
-            write_checkpoint(req, snapshot.now_ms(), snapshot.base_id(), |w| {
-                snapshot.write_to(w)
-            })
+            write_checkpoint(
+                req,
+                snapshot.now_ms(),
+                snapshot.base_id(),
+                snapshot.kind() == crate::checkpoint_format::Kind::Full,
+                |w| snapshot.write_to(w),
+            )
         });
         snapshot.finish(result.as_ref().ok().map(|s| s.id));
         result
     }
 
-    struct Target<'a>(&'a MemoryTier);
+    /// Threads that fill a restored tier. Each reads (and so verifies) the whole chain
+    /// but stores only the keys of its share of the shards, a block at a time, grouped
+    /// by shard so that each shard's table stays in cache while it fills.
+    const RESTORE_THREADS: usize = 2;
 
-    impl RestoreTarget for Target<'_> {
-        fn put_absolute(&mut self, key: &[u8], value: &[u8], expires_at: u64) -> Result<bool> {
-            self.0.insert_absolute(key, value, expires_at)
+    /// Applies a block's records of this thread's share, shard by shard. The sort is
+    /// stable, so the records of one key keep their order.
+    fn apply(tier: &MemoryTier, batch: &mut Vec<(usize, Record<'_>)>, now_ms: u64) -> Result<()> {
+        batch.sort_by_key(|(shard, _)| *shard);
+        for (_, rec) in batch.drain(..) {
+            match rec {
+                Record::Put {
+                    key,
+                    expires_at,
+                    value,
+                } => {
+                    tier.insert_absolute(key, value, expires_at, now_ms)?;
+                }
+                Record::Tombstone { key } => {
+                    tier.delete(key)?;
+                }
+                Record::Clear => {}
+            }
         }
-        fn remove(&mut self, key: &[u8]) -> Result<()> {
-            self.0.delete(key).map(|_| ())
+        Ok(())
+    }
+
+    /// Restores one share of the records; returns how many of its puts had expired.
+    fn restore_share(
+        tier: &MemoryTier,
+        chain: &[(std::path::PathBuf, crate::checkpoint_reader::CheckpointInfo)],
+        now_ms: u64,
+        part: usize,
+    ) -> Result<u64> {
+        let mut expired = 0u64;
+        // A lone full checkpoint holds each key once: its blocks can be split between
+        // the threads. A chain must apply every record of a key in order: split by shard.
+        let by_block = chain.len() == 1 && chain[0].1.header.kind == Kind::Full;
+        for (file, _) in chain {
+            let wanted = |block: u64| !by_block || block as usize % RESTORE_THREADS == part;
+            CheckpointReader::open(file)?.for_each_block_where(wanted, |raw| {
+                let mut batch: Vec<(usize, Record<'_>)> = Vec::new();
+                let n = decode_records(raw, |rec| {
+                    let key = match rec {
+                        Record::Clear => {
+                            apply(tier, &mut batch, now_ms)?;
+                            tier.clear_shards(part, RESTORE_THREADS);
+                            return Ok(());
+                        }
+                        Record::Put {
+                            key, expires_at, ..
+                        } => {
+                            expired += u64::from(is_expired(expires_at, now_ms));
+                            key
+                        }
+                        Record::Tombstone { key } => key,
+                    };
+                    let shard = tier.shard_of(key);
+                    if by_block || shard % RESTORE_THREADS == part {
+                        batch.push((shard, rec));
+                    }
+                    Ok(())
+                })?;
+                apply(tier, &mut batch, now_ms)?;
+                Ok(n)
+            })?;
         }
-        fn clear(&mut self) -> Result<()> {
-            self.0.clear();
-            Ok(())
-        }
+        Ok(expired)
     }
 
     /// Builds a new memory tier from the checkpoint at `path` (and its chain), aside
     /// from any live one. The restored checkpoint becomes its incremental base.
     pub fn restore(path: &Path, default_ttl: Ttl) -> Result<(Arc<MemoryTier>, RestoreSummary)> {
-        let tier = Arc::new(MemoryTier::new(default_ttl));
-        let mut summary = restore_into(path, &mut Target(&tier))?;
-        summary.entries = tier.len() as u64;
+        let started = std::time::Instant::now();
+        let chain = chain_of(path)?;
+        let capacity: u64 = chain.iter().map(|(_, i)| i.header.entry_count).sum();
+        let tier = Arc::new(MemoryTier::with_capacity(
+            default_ttl,
+            Arc::new(SystemClock),
+            capacity.min(1 << 28) as usize,
+        ));
+        let now_ms = tier.now_ms();
+        let results: Vec<Result<u64>> = std::thread::scope(|scope| {
+            let handles: Vec<_> = (0..RESTORE_THREADS)
+                .map(|part| {
+                    let (tier, chain) = (&tier, &chain);
+                    scope.spawn(move || restore_share(tier, chain, now_ms, part))
+                })
+                .collect();
+            handles
+                .into_iter()
+                .map(|h| {
+                    h.join().unwrap_or_else(|_| {
+                        Err(Error::new(
+                            ErrorCode::Corrupt,
+                            format!(
+                                "restoring {} failed: a restore thread panicked",
+                                path.display()
+                            ),
+                        ))
+                    })
+                })
+                .collect()
+        });
+        let mut expired = 0;
+        for r in results {
+            expired += r?;
+        }
+        tier.recount();
+        let last = &chain[chain.len() - 1].1;
+        let summary = RestoreSummary {
+            id: last.header.id,
+            chain: chain.iter().map(|(_, i)| i.header.id).collect(),
+            entries: tier.len() as u64,
+            expired,
+            duration_ms: started.elapsed().as_secs_f64() * 1000.0,
+            metadata: last.header.metadata.clone(),
+        };
         let cut = tier.seq.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
         tier.counters.reset();
         tier.snapshot.set_base(Base {

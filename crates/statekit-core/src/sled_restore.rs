@@ -19,7 +19,7 @@ use crate::ttl::{is_expired, NEVER};
 /// Writes the checkpoint whose cut `snapshot` took (on a worker thread).
 pub fn write(snapshot: SledSnapshot, req: &CheckpointRequest) -> Result<CheckpointSummary> {
     let result = validate(req).and_then(|_| {
-        write_checkpoint(req, snapshot.now_ms(), snapshot.base_id(), |w| {
+        write_checkpoint(req, snapshot.now_ms(), snapshot.base_id(), false, |w| {
             snapshot.write_to(w)
         })
     });

@@ -69,7 +69,7 @@ fn sample() -> Vec<Owned> {
         })
         .collect();
     v.push((0, b"empty".to_vec(), 0, vec![]));
-    v.push((0, b"big".to_vec(), 0, vec![9u8; 3 << 20]));
+    v.push((0, b"big".to_vec(), 0, vec![9u8; 5 << 20]));
     v.push((1, b"gone".to_vec(), 0, vec![]));
     v.push((2, vec![], 0, vec![]));
     v
