@@ -36,3 +36,13 @@ export {
   type RestoreInfo,
   type VerifyResult,
 } from './checkpoint.js'
+export {
+  CheckpointCoordinator,
+  type CoordinatorEvents,
+  type CoordinatorOptions,
+  type CoordinatorStats,
+  type CreateCheckpointOptions,
+} from './coordinator.js'
+export { MANIFEST, type ManifestEntry } from './manifest.js'
+export { restoreLatestIn, type RecoveryReport, type RestoreReport, type SkippedCheckpoint } from './recovery.js'
+export { checkpointOnSignals, type SignalOptions } from './shutdown.js'

@@ -1,0 +1,99 @@
+import test from 'ava'
+import fs from 'node:fs'
+import os from 'node:os'
+import path from 'node:path'
+import { spawn, execFile } from 'node:child_process'
+import { fileURLToPath } from 'node:url'
+import { CheckpointCoordinator, MemoryBackend, SledBackend, MANIFEST } from '../dist/index.js'
+import { tempDir } from './helpers/tmp.mjs'
+
+const fixture = (name) => fileURLToPath(new URL(`./fixtures/${name}`, import.meta.url))
+
+test('a process killed while writing a checkpoint leaves the previous one restorable', async (t) => {
+  t.timeout(60_000)
+  const dir = tempDir(t)
+  const child = spawn(process.execPath, [fixture('checkpoint-loop.mjs'), dir], { stdio: ['ignore', 'pipe', 'inherit'] })
+  await new Promise((resolve) => child.stdout.on('data', (d) => String(d).includes('ready') && resolve()))
+  // Kill it in the middle of writing a checkpoint: wait for a temp file to appear.
+  const deadline = Date.now() + 20_000
+  while (!fs.readdirSync(dir).some((f) => f.endsWith('.tmp')) && Date.now() < deadline) await new Promise((r) => setImmediate(r))
+  child.kill('SIGKILL')
+  await new Promise((r) => child.once('exit', r))
+  const leftovers = fs.readdirSync(dir).filter((f) => f.endsWith('.tmp'))
+  t.log(`left behind: ${leftovers.join(', ') || 'nothing (the write had just finished)'}`)
+  const b = new MemoryBackend()
+  const c = new CheckpointCoordinator(b, { dir, interval: 60_000 })
+  const report = await c.restoreLatest()
+  t.true(report.restored)
+  t.deepEqual(report.skipped, [])
+  t.is(b.stats().entryCount >= 300_000, true)
+  t.false(fs.readdirSync(dir).some((f) => f.endsWith('.tmp')), 'the partial file is removed at start')
+  const listed = await c.list()
+  t.is(listed[0].id, report.checkpoint.id, 'the newest committed checkpoint was restored')
+  await b.close()
+})
+
+test('recovery end to end: a damaged sled directory is moved aside and the newest checkpoint restored', async (t) => {
+  const base = tempDir(t)
+  const dbPath = path.join(base, 'db')
+  const cps = path.join(base, 'checkpoints')
+  const s = await SledBackend.open({ path: dbPath })
+  const c = new CheckpointCoordinator(s, { dir: cps, interval: 60_000, metadata: () => ({ offset: 42 }) })
+  await s.putMany(Array.from({ length: 2000 }, (_, i) => [`k${i}`, `v${i}`]))
+  const cp = await c.createCheckpoint()
+  await s.put('after-checkpoint', 'lost')
+  await s.close()
+  for (const f of fs.readdirSync(dbPath, { recursive: true })) {
+    const p = path.join(dbPath, f)
+    if (fs.statSync(p).isFile() && !f.endsWith('statekit.lock')) fs.writeFileSync(p, Buffer.alloc(Math.max(64, fs.statSync(p).size), 0x5a))
+  }
+  const { backend, report } = await SledBackend.openWithRecovery({ path: dbPath }, { checkpointDir: cps })
+  t.true(report.damaged)
+  t.true(report.restored)
+  t.is(report.checkpoint.id, cp.id)
+  t.deepEqual(report.checkpoint.metadata, { offset: 42 })
+  t.regex(report.reason, /damaged/)
+  t.true(fs.existsSync(report.movedTo), 'the damaged directory is kept, renamed aside')
+  t.true(report.movedTo.startsWith(`${dbPath}.damaged-`))
+  t.is(backend.stats().entryCount, 2000)
+  t.is((await backend.get('k1999')).toString(), 'v1999')
+  t.is(await backend.get('after-checkpoint'), undefined)
+  await backend.close()
+  // A healthy directory opens as it is.
+  const again = await SledBackend.openWithRecovery({ path: dbPath }, { checkpointDir: cps })
+  t.false(again.report.damaged)
+  t.false(again.report.restored)
+  t.is(again.backend.stats().entryCount, 2000)
+  await again.backend.close()
+})
+
+test('the memory tier starts from the newest checkpoint', async (t) => {
+  const dir = tempDir(t)
+  const b = new MemoryBackend()
+  await b.put('k', 'v')
+  await new CheckpointCoordinator(b, { dir, interval: 60_000 }).createCheckpoint({ offset: 7 })
+  const { backend, report } = await MemoryBackend.openWithRecovery({}, { checkpointDir: dir })
+  t.true(report.restored)
+  t.deepEqual(report.checkpoint.metadata, { offset: 7 })
+  t.is((await backend.get('k')).toString(), 'v')
+  const empty = await MemoryBackend.openWithRecovery(undefined, { checkpointDir: path.join(dir, 'none') })
+  t.false(empty.report.restored)
+  await backend.close()
+  await b.close()
+})
+
+test('a checkpoint into a read-only directory fails, is counted, and the next one succeeds', async (t) => {
+  const asRoot = process.getuid?.() === 0
+  const opts = asRoot ? { uid: 65534, gid: 65534 } : {}
+  const { stdout } = await new Promise((resolve, reject) =>
+    execFile(process.execPath, [fixture('readonly-dir.mjs')], { ...opts, timeout: 30_000, cwd: os.tmpdir() }, (err, stdout, stderr) =>
+      err ? reject(Object.assign(err, { stderr })) : resolve({ stdout }),
+    ),
+  )
+  const r = JSON.parse(stdout)
+  t.true(r.failedWhileReadOnly >= 1)
+  t.is(r.createdWhileReadOnly, 1)
+  t.is(r.errors[0].code, 'ERR_STATEKIT_IO')
+  t.true(r.stats.checkpointsCreated >= 3, 'the next interval and the final checkpoint succeeded')
+  t.true(r.files.includes(MANIFEST))
+})
