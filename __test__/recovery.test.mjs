@@ -97,3 +97,19 @@ test('a checkpoint into a read-only directory fails, is counted, and the next on
   t.true(r.stats.checkpointsCreated >= 3, 'the next interval and the final checkpoint succeeded')
   t.true(r.files.includes(MANIFEST))
 })
+
+for (const signal of ['SIGTERM', 'SIGINT']) {
+  test(`${signal} takes a final checkpoint and exits cleanly`, async (t) => {
+    const dir = tempDir(t)
+    const child = spawn(process.execPath, [fixture('signal-shutdown.mjs'), dir], { stdio: ['ignore', 'pipe', 'inherit'] })
+    await new Promise((resolve) => child.stdout.on('data', (d) => String(d).includes('ready') && resolve()))
+    child.kill(signal)
+    const code = await new Promise((r) => child.once('exit', (c) => r(c)))
+    t.is(code, 0)
+    const b = new MemoryBackend()
+    const report = await new CheckpointCoordinator(b, { dir, interval: 60_000 }).restoreLatest()
+    t.true(report.restored)
+    t.is(String(report.checkpoint.metadata.offset), (await b.get('offset')).toString(), 'the final state and its offset')
+    await b.close()
+  })
+}

@@ -309,6 +309,11 @@ export abstract class NativeBackend implements StateBackend {
     }
   }
 
+  /** Whether `close()` has been called. */
+  get closed(): boolean {
+    return this.#native.closed
+  }
+
   /** @internal The native store, for the tiers' own methods. */
   protected get native(): NativeStore {
     return this.#native
