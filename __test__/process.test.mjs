@@ -18,8 +18,9 @@ test('the addon loads and works in worker_threads Workers, side by side', async 
   const expected = (5000 * 4999) // sum of 2*i for i < 5000
   for (const r of results) {
     t.is(r.sum, expected)
+    t.is(r.syncSum, expected)
     t.is(r.stats.entryCount, 5000)
-    t.is(r.stats.hitCount, 5000)
+    t.is(r.stats.hitCount, 10000)
   }
   // The main thread's addon instance is independent and still works.
   const b = new MemoryBackend()

@@ -78,6 +78,8 @@ export declare class NativeStore {
    * store is flushed and its directory unlocked by the time the Promise resolves.
    */
   close(): Promise<void>
+  /** The store's handle for the fast-path functions. */
+  get handle(): number
   /** Whether `close()` was called. */
   get closed(): boolean
 }
@@ -139,6 +141,18 @@ export interface CheckpointResult {
   metadata: string
 }
 
+/** Result: 1 if a live entry was removed, 0 if not. */
+export declare function fastDelete(): void
+
+/** Copies the live value of the key into the value buffer; result: its length. */
+export declare function fastGet(): void
+
+/** Result: 1 if the key has a live value, 0 if not. */
+export declare function fastHas(): void
+
+/** Stores the value in the value buffer (`value_len` bytes) under the key; result 0. */
+export declare function fastPut(): void
+
 /** Opens (or creates) a sled store on a worker thread. */
 export declare function openSled(config: SledConfig): Promise<NativeStore>
 
@@ -153,6 +167,12 @@ export interface RangeOptions {
 
 /** Reads a checkpoint's header and footer (fast: no block is read). */
 export declare function readCheckpointInfo(path: string): Promise<CheckpointFileInfo>
+
+/**
+ * Registers this thread's shared buffers. The JavaScript side keeps both alive for
+ * as long as the module is loaded.
+ */
+export declare function registerBuffers(key: Buffer, value: Buffer): void
 
 /** What a restore did. */
 export interface RestoreResult {

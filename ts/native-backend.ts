@@ -1,6 +1,6 @@
 import { keyBytes, ttlOf, ttlOption, valueBytes, type Key, type Value } from './bytes.js'
 import { describe, fromNative, invalidArg, StateError } from './errors.js'
-import type { NativeStore } from './native.js'
+import { addon, CTL, CTL_TTL, fastKey, fastValue, takeValue, type NativeStore } from './native.js'
 import { nativeRange } from './range.js'
 import { TypedStore } from './typed-store.js'
 import type {
@@ -28,14 +28,22 @@ function keyList(keys: unknown): Uint8Array[] {
  */
 export abstract class NativeBackend implements StateBackend {
   readonly #native: NativeStore
+  readonly #handle: number
 
   /** @internal */
   protected constructor(native: NativeStore) {
     this.#native = native
+    this.#handle = native.handle
   }
 
   /** @inheritDoc */
   getSync(key: Key): Buffer | undefined {
+    if (fastKey(this.#handle, key)) {
+      addon.fastGet()
+      const r = CTL[2]!
+      if (r >= 0) return takeValue(r)
+      if (r === -1) return undefined
+    }
     const k = keyBytes(key)
     try {
       return this.#native.get(k) ?? undefined
@@ -46,9 +54,14 @@ export abstract class NativeBackend implements StateBackend {
 
   /** @inheritDoc */
   putSync(key: Key, value: Value, opts?: PutOptions): void {
+    const ttl = opts === undefined ? undefined : ttlOf(opts)
+    if (fastKey(this.#handle, key) && fastValue(value)) {
+      CTL_TTL[0] = ttl ?? -1
+      addon.fastPut()
+      if (CTL[2] === 0) return
+    }
     const k = keyBytes(key)
     const v = valueBytes(value)
-    const ttl = ttlOf(opts)
     try {
       this.#native.put(k, v, ttl)
     } catch (e) {
@@ -58,6 +71,11 @@ export abstract class NativeBackend implements StateBackend {
 
   /** @inheritDoc */
   deleteSync(key: Key): boolean {
+    if (fastKey(this.#handle, key)) {
+      addon.fastDelete()
+      const r = CTL[2]!
+      if (r >= 0) return r === 1
+    }
     const k = keyBytes(key)
     try {
       return this.#native.delete(k)
@@ -68,6 +86,11 @@ export abstract class NativeBackend implements StateBackend {
 
   /** @inheritDoc */
   hasSync(key: Key): boolean {
+    if (fastKey(this.#handle, key)) {
+      addon.fastHas()
+      const r = CTL[2]!
+      if (r >= 0) return r === 1
+    }
     const k = keyBytes(key)
     try {
       return this.#native.has(k)

@@ -4,3 +4,74 @@ export const addon: typeof import('../native/index.js') = require('../native/ind
 
 /** @internal A store of either tier, as the addon exposes it. */
 export type NativeStore = import('../native/index.js').NativeStore
+
+/** The largest value (in bytes) that goes through the shared value buffer. */
+const VALUE_BUFFER_BYTES = 1 << 20
+/** Bytes of control words at the end of the key buffer (see fast_path.rs). */
+const CONTROL_BYTES = 32
+const MAX_KEY_BYTES = 64 * 1024
+
+/** @internal This thread's shared key buffer: room for the largest key, then the control words. */
+export const KEY_BUF = Buffer.allocUnsafeSlow(MAX_KEY_BYTES + CONTROL_BYTES)
+/** @internal This thread's shared value buffer. */
+export const VAL_BUF = Buffer.allocUnsafeSlow(VALUE_BUFFER_BYTES)
+addon.registerBuffers(KEY_BUF, VAL_BUF)
+
+/** @internal The control words: [handle, key length, result, value length] and the TTL. */
+export const CTL = new Int32Array(KEY_BUF.buffer, KEY_BUF.byteOffset + MAX_KEY_BYTES, 4)
+/** @internal The control word holding a write's TTL in ms (-1: the store's default). */
+export const CTL_TTL = new Float64Array(KEY_BUF.buffer, KEY_BUF.byteOffset + MAX_KEY_BYTES + 16, 1)
+
+type Utf8Writable = Buffer & { utf8Write(text: string, offset: number, length?: number): number }
+const keyBuf = KEY_BUF as Utf8Writable
+const valBuf = VAL_BUF as Utf8Writable
+/** Strings of at most this many UTF-16 units always fit (3 bytes a unit at most). */
+const FAST_KEY_CHARS = Math.floor(MAX_KEY_BYTES / 3)
+const FAST_VALUE_CHARS = Math.floor(VALUE_BUFFER_BYTES / 3)
+
+/**
+ * @internal Writes a key into the shared key buffer and its length and the store's
+ * handle into the control words; returns false if the key must take the general path
+ * (not a string or bytes, empty, or too long).
+ */
+export function fastKey(handle: number, key: unknown): boolean {
+  let n: number
+  if (typeof key === 'string') {
+    if (key.length === 0 || key.length > FAST_KEY_CHARS) return false
+    n = keyBuf.utf8Write(key, 0)
+    if (n > MAX_KEY_BYTES) return false
+  } else if (key instanceof Uint8Array) {
+    n = key.length
+    if (n === 0 || n > MAX_KEY_BYTES) return false
+    KEY_BUF.set(key, 0)
+  } else {
+    return false
+  }
+  CTL[0] = handle
+  CTL[1] = n
+  return true
+}
+
+/** @internal Puts a value into the shared value buffer and its length into the control words; false if it does not fit. */
+export function fastValue(value: unknown): boolean {
+  let n: number
+  if (typeof value === 'string') {
+    if (value.length > FAST_VALUE_CHARS) return false
+    n = valBuf.utf8Write(value, 0)
+  } else if (value instanceof Uint8Array) {
+    n = value.length
+    if (n > VALUE_BUFFER_BYTES) return false
+    VAL_BUF.set(value, 0)
+  } else {
+    return false
+  }
+  CTL[3] = n
+  return true
+}
+
+/** @internal A copy of the first `n` bytes of the shared value buffer. */
+export function takeValue(n: number): Buffer {
+  const out = Buffer.allocUnsafe(n)
+  VAL_BUF.copy(out, 0, 0, n)
+  return out
+}

@@ -8,6 +8,7 @@
 mod checkpoint_tasks;
 mod cursor;
 mod error;
+mod fast_path;
 mod range;
 mod sled_open;
 mod sled_tasks;

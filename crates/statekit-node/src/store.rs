@@ -50,6 +50,8 @@ macro_rules! on_tier {
 #[napi]
 pub struct NativeStore {
     tier: Option<AnyTier>,
+    /// The store's handle on the fast path (see `fast_path`).
+    handle: u32,
     /// Cleanup tasks started on this store, pointed at the new tier after a restore.
     cleanup: Vec<CleanupTask>,
 }
@@ -86,6 +88,7 @@ fn ttl(ms: Option<f64>) -> Result<Ttl> {
 impl NativeStore {
     pub fn from_tier(tier: AnyTier) -> Self {
         NativeStore {
+            handle: crate::fast_path::register(&tier),
             tier: Some(tier),
             cleanup: Vec::new(),
         }
@@ -296,6 +299,7 @@ impl NativeStore {
             for task in &self.cleanup {
                 task.retarget(next.sweep_target());
             }
+            crate::fast_path::update(self.handle, Some(&next));
             self.tier = Some(next);
         }
         Ok(())
@@ -305,7 +309,14 @@ impl NativeStore {
     /// store is flushed and its directory unlocked by the time the Promise resolves.
     #[napi(ts_return_type = "Promise<void>")]
     pub fn close(&mut self) -> AsyncTask<CloseTask> {
+        crate::fast_path::update(self.handle, None);
         AsyncTask::new(CloseTask::new(self.tier.take()))
+    }
+
+    /// The store's handle for the fast-path functions.
+    #[napi(getter)]
+    pub fn handle(&self) -> u32 {
+        self.handle
     }
 
     /// Whether `close()` was called.

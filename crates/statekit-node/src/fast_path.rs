@@ -1,0 +1,196 @@
+//! The hot path: calls without arguments on buffers registered once per thread (the
+//! lmdb-js technique, taken one step further). JavaScript writes the key into the
+//! shared key buffer, and the store's handle, the key's length, a value's length and a
+//! TTL into the control words at the end of that buffer; a read copies the value into
+//! the shared value buffer. The result is a control word too. No object and no
+//! argument crosses the boundary, no `this` is unwrapped, and nothing is allocated on
+//! the Rust side.
+//!
+//! Results: a length or count (>= 0), or one of the negative codes below, on which
+//! the TypeScript layer takes the general path (which reports the precise error).
+
+use std::cell::{Cell, RefCell};
+
+use napi::bindgen_prelude::BufferSlice;
+use napi_derive::napi;
+use statekit_core::ttl::Ttl;
+
+use crate::error::{invalid, Result};
+use crate::store::AnyTier;
+
+/// The key was not found (or had expired).
+pub const MISS: i32 = -1;
+/// The value does not fit the shared value buffer.
+pub const TOO_BIG: i32 = -2;
+/// Anything else: closed store, bad key, I/O error.
+pub const SLOW: i32 = -3;
+
+thread_local! {
+    /// The shared key and value buffers of this thread's JavaScript environment.
+    static BUFFERS: Cell<(*mut u8, usize, *mut u8, usize)> =
+        const { Cell::new((std::ptr::null_mut(), 0, std::ptr::null_mut(), 0)) };
+    /// The open stores of this thread, by handle.
+    static STORES: RefCell<Vec<Option<AnyTier>>> = const { RefCell::new(Vec::new()) };
+}
+
+/// Registers a store for the fast path; returns its handle.
+pub fn register(tier: &AnyTier) -> u32 {
+    STORES.with(|s| {
+        let mut s = s.borrow_mut();
+        if let Some(i) = s.iter().position(Option::is_none) {
+            s[i] = Some(tier.clone());
+            i as u32
+        } else {
+            s.push(Some(tier.clone()));
+            (s.len() - 1) as u32
+        }
+    })
+}
+
+/// Points a handle at another tier (a restore), or at none (close).
+pub fn update(handle: u32, tier: Option<&AnyTier>) {
+    STORES.with(|s| {
+        if let Some(slot) = s.borrow_mut().get_mut(handle as usize) {
+            *slot = tier.cloned();
+        }
+    });
+}
+
+/// Registers this thread's shared buffers. The JavaScript side keeps both alive for
+/// as long as the module is loaded.
+#[napi]
+pub fn register_buffers(mut key: BufferSlice, mut value: BufferSlice) -> Result<()> {
+    if key.len() < statekit_core::limits::MAX_KEY_BYTES + CONTROL_BYTES
+        || (key.as_ptr() as usize + key.len()) % 8 != 0
+    {
+        return Err(invalid("the shared key buffer is too small or misaligned"));
+    }
+    BUFFERS.with(|b| b.set((key.as_mut_ptr(), key.len(), value.as_mut_ptr(), value.len())));
+    Ok(())
+}
+
+/// Bytes of control words at the end of the key buffer.
+pub const CONTROL_BYTES: usize = 32;
+
+/// The control words: written by JavaScript before a call, `result` by Rust.
+#[repr(C)]
+struct Control {
+    handle: u32,
+    key_len: u32,
+    result: i32,
+    value_len: u32,
+    /// Milliseconds; -1 for the store's default.
+    ttl: f64,
+}
+
+/// The key (in the shared key buffer) and the control words of this thread.
+#[inline]
+fn call() -> Option<(&'static [u8], &'static mut Control)> {
+    let (kptr, klen, _, _) = BUFFERS.with(Cell::get);
+    if kptr.is_null() {
+        return None;
+    }
+    // SAFETY: the buffers were registered by this thread's JavaScript environment,
+    // which keeps them alive; JavaScript is not running while this call runs. The
+    // control words are the last CONTROL_BYTES of the key buffer, 8-byte aligned
+    // (checked at registration), and no key reaches them.
+    unsafe {
+        let ctl = &mut *(kptr.add(klen - CONTROL_BYTES) as *mut Control);
+        let n = (ctl.key_len as usize).min(klen - CONTROL_BYTES);
+        Some((std::slice::from_raw_parts(kptr, n), ctl))
+    }
+}
+
+fn value_buffer() -> &'static mut [u8] {
+    let (_, _, vptr, vlen) = BUFFERS.with(Cell::get);
+    if vptr.is_null() {
+        return &mut [];
+    }
+    // SAFETY: as for the key buffer; the key and value buffers do not overlap.
+    unsafe { std::slice::from_raw_parts_mut(vptr, vlen) }
+}
+
+/// Runs `f` on the store of the call's handle and its key; stores the result.
+#[inline]
+fn run(f: impl FnOnce(&AnyTier, &[u8], &Control) -> i32) {
+    let Some((key, ctl)) = call() else { return };
+    ctl.result = STORES.with(|s| match s.borrow().get(ctl.handle as usize) {
+        Some(Some(t)) => f(t, key, ctl),
+        _ => SLOW,
+    });
+}
+
+/// Copies the live value of the key into the value buffer; result: its length.
+#[napi(catch_unwind)]
+pub fn fast_get() -> Result<()> {
+    run(|t, key, _| {
+        let out = value_buffer();
+        let copy = |v: &[u8]| {
+            if v.len() > out.len() {
+                return TOO_BIG;
+            }
+            out[..v.len()].copy_from_slice(v);
+            v.len() as i32
+        };
+        let r = match t {
+            AnyTier::Memory(m) => m.get_with(key, copy),
+            AnyTier::Sled(s) => s.get_with(key, copy),
+        };
+        match r {
+            Ok(Some(n)) => n,
+            Ok(None) => MISS,
+            Err(_) => SLOW,
+        }
+    });
+    Ok(())
+}
+
+/// Result: 1 if the key has a live value, 0 if not.
+#[napi(catch_unwind)]
+pub fn fast_has() -> Result<()> {
+    run(|t, key, _| {
+        let r = match t {
+            AnyTier::Memory(m) => m.has(key),
+            AnyTier::Sled(s) => s.has(key),
+        };
+        r.map_or(SLOW, i32::from)
+    });
+    Ok(())
+}
+
+/// Result: 1 if a live entry was removed, 0 if not.
+#[napi(catch_unwind)]
+pub fn fast_delete() -> Result<()> {
+    run(|t, key, _| {
+        let r = match t {
+            AnyTier::Memory(m) => m.delete(key),
+            AnyTier::Sled(s) => s.delete(key),
+        };
+        r.map_or(SLOW, i32::from)
+    });
+    Ok(())
+}
+
+/// Stores the value in the value buffer (`value_len` bytes) under the key; result 0.
+#[napi(catch_unwind)]
+pub fn fast_put() -> Result<()> {
+    run(|t, key, ctl| {
+        let ttl = if ctl.ttl == -1.0 {
+            Ttl::Default
+        } else {
+            match Ttl::from_js(Some(ctl.ttl)) {
+                Ok(ttl) => ttl,
+                Err(_) => return SLOW,
+            }
+        };
+        let Some(value) = value_buffer().get(..ctl.value_len as usize) else {
+            return SLOW;
+        };
+        let r = match t {
+            AnyTier::Memory(m) => m.put(key, value, ttl),
+            AnyTier::Sled(s) => s.put(key, value, ttl),
+        };
+        r.map_or(SLOW, |()| 0)
+    });
+    Ok(())
+}
