@@ -55,3 +55,16 @@ test('MemoryBackend: a key over the maximum size is rejected', async (t) => {
   t.is(b.stats().entryCount, 1)
   await b.close()
 })
+
+test('a closed backend never reaches a store opened after it', async (t) => {
+  const a = new MemoryBackend()
+  await a.put('k', 'from a')
+  await a.close()
+  const b = new MemoryBackend()
+  await b.put('k', 'from b')
+  t.throws(() => a.getSync('k'), { code: 'ERR_STATEKIT_CLOSED' })
+  t.throws(() => a.putSync('k', 'x'), { code: 'ERR_STATEKIT_CLOSED' })
+  t.throws(() => a.getManySync(['k']), { code: 'ERR_STATEKIT_CLOSED' })
+  t.is((await b.get('k')).toString(), 'from b')
+  await b.close()
+})

@@ -147,6 +147,14 @@ export declare function fastDelete(): void
 /** Copies the live value of the key into the value buffer; result: its length. */
 export declare function fastGet(): void
 
+/**
+ * Reads `key_len` keys (the control word is a count here), each a 2-byte
+ * little-endian length and its bytes, from the key buffer. Writes to the value
+ * buffer one 4-byte length per key (-1 for a miss) and then the values, end to end.
+ * Result: the bytes of values written, or TOO_BIG if they do not fit.
+ */
+export declare function fastGetMany(): void
+
 /** Result: 1 if the key has a live value, 0 if not. */
 export declare function fastHas(): void
 

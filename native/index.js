@@ -842,6 +842,7 @@ module.exports.Restored = nativeBinding.Restored
 module.exports.__panicForTest = nativeBinding.__panicForTest
 module.exports.fastDelete = nativeBinding.fastDelete
 module.exports.fastGet = nativeBinding.fastGet
+module.exports.fastGetMany = nativeBinding.fastGetMany
 module.exports.fastHas = nativeBinding.fastHas
 module.exports.fastPut = nativeBinding.fastPut
 module.exports.openSled = nativeBinding.openSled

@@ -1,6 +1,6 @@
 import { keyBytes, ttlOf, ttlOption, valueBytes, type Key, type Value } from './bytes.js'
 import { describe, fromNative, invalidArg, StateError } from './errors.js'
-import { addon, CTL, CTL_TTL, fastKey, fastValue, takeValue, type NativeStore } from './native.js'
+import { addon, CTL, CTL_TTL, fastKey, fastKeys, fastValue, takeValue, takeValues, type NativeStore } from './native.js'
 import { nativeRange } from './range.js'
 import { TypedStore } from './typed-store.js'
 import type {
@@ -101,6 +101,11 @@ export abstract class NativeBackend implements StateBackend {
 
   /** {@link StateBackend.getMany}, synchronously. */
   getManySync(keys: Key[]): (Buffer | undefined)[] {
+    if (Array.isArray(keys) && keys.length > 0 && fastKeys(this.#handle, keys)) {
+      addon.fastGetMany()
+      const total = CTL[2]!
+      if (total >= 0) return takeValues(keys.length, total)
+    }
     const ks = keyList(keys)
     let found: unknown[]
     try {

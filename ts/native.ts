@@ -75,3 +75,51 @@ export function takeValue(n: number): Buffer {
   VAL_BUF.copy(out, 0, 0, n)
   return out
 }
+
+/**
+ * @internal Writes keys into the shared key buffer as 2-byte lengths and bytes for
+ * `fastGetMany`; returns false if any key must take the general path or they do
+ * not fit.
+ */
+export function fastKeys(handle: number, keys: unknown[]): boolean {
+  let pos = 0
+  for (const key of keys) {
+    let n: number
+    if (typeof key === 'string') {
+      if (key.length === 0 || pos + 2 + key.length * 3 > MAX_KEY_BYTES) return false
+      n = keyBuf.utf8Write(key, pos + 2)
+    } else if (key instanceof Uint8Array) {
+      n = key.length
+      if (n === 0 || pos + 2 + n > MAX_KEY_BYTES) return false
+      KEY_BUF.set(key, pos + 2)
+    } else {
+      return false
+    }
+    if (n > 0xffff) return false
+    KEY_BUF[pos] = n & 0xff
+    KEY_BUF[pos + 1] = n >>> 8
+    pos += 2 + n
+  }
+  CTL[0] = handle
+  CTL[1] = keys.length
+  return true
+}
+
+/** @internal The values `fastGetMany` wrote for `count` keys, `total` bytes of them. */
+export function takeValues(count: number, total: number): (Buffer | undefined)[] {
+  const lens = new Int32Array(VAL_BUF.buffer, VAL_BUF.byteOffset, count)
+  const all = Buffer.allocUnsafeSlow(total)
+  VAL_BUF.copy(all, 0, count * 4, count * 4 + total)
+  const out = new Array<Buffer | undefined>(count)
+  let off = 0
+  for (let i = 0; i < count; i++) {
+    const n = lens[i]!
+    if (n < 0) {
+      out[i] = undefined
+    } else {
+      out[i] = all.subarray(off, off + n)
+      off += n
+    }
+  }
+  return out
+}

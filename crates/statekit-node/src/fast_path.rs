@@ -33,17 +33,13 @@ thread_local! {
     static STORES: RefCell<Vec<Option<AnyTier>>> = const { RefCell::new(Vec::new()) };
 }
 
-/// Registers a store for the fast path; returns its handle.
+/// Registers a store for the fast path; returns its handle. Handles are never reused,
+/// so a closed store's handle can never reach another store.
 pub fn register(tier: &AnyTier) -> u32 {
     STORES.with(|s| {
         let mut s = s.borrow_mut();
-        if let Some(i) = s.iter().position(Option::is_none) {
-            s[i] = Some(tier.clone());
-            i as u32
-        } else {
-            s.push(Some(tier.clone()));
-            (s.len() - 1) as u32
-        }
+        s.push(Some(tier.clone()));
+        (s.len() - 1) as u32
     })
 }
 
@@ -191,6 +187,75 @@ pub fn fast_put() -> Result<()> {
             AnyTier::Sled(s) => s.put(key, value, ttl),
         };
         r.map_or(SLOW, |()| 0)
+    });
+    Ok(())
+}
+
+/// Reads `key_len` keys (the control word is a count here), each a 2-byte
+/// little-endian length and its bytes, from the key buffer. Writes to the value
+/// buffer one 4-byte length per key (-1 for a miss) and then the values, end to end.
+/// Result: the bytes of values written, or TOO_BIG if they do not fit.
+#[napi(catch_unwind)]
+pub fn fast_get_many() -> Result<()> {
+    let Some((_, ctl)) = call() else {
+        return Ok(());
+    };
+    let (kptr, klen, _, _) = BUFFERS.with(Cell::get);
+    // SAFETY: as in `call`; the keys lie before the control words.
+    let keys = unsafe { std::slice::from_raw_parts(kptr, klen - CONTROL_BYTES) };
+    let count = ctl.key_len as usize;
+    let out = value_buffer();
+    let head = count * 4;
+    if head > out.len() {
+        ctl.result = TOO_BIG;
+        return Ok(());
+    }
+    ctl.result = STORES.with(|s| {
+        let s = s.borrow();
+        let Some(Some(tier)) = s.get(ctl.handle as usize) else {
+            return SLOW;
+        };
+        let (lens, values) = out.split_at_mut(head);
+        let mut kpos = 0usize;
+        let mut vpos = 0usize;
+        for i in 0..count {
+            let Some(len) = keys
+                .get(kpos..kpos + 2)
+                .map(|b| u16::from_le_bytes([b[0], b[1]]) as usize)
+            else {
+                return SLOW;
+            };
+            let Some(key) = keys.get(kpos + 2..kpos + 2 + len) else {
+                return SLOW;
+            };
+            kpos += 2 + len;
+            let mut fits = true;
+            let copy = |v: &[u8]| match values.get_mut(vpos..vpos + v.len()) {
+                Some(dst) => {
+                    dst.copy_from_slice(v);
+                    v.len()
+                }
+                None => {
+                    fits = false;
+                    0
+                }
+            };
+            let found = match tier {
+                AnyTier::Memory(m) => m.get_with(key, copy),
+                AnyTier::Sled(t) => t.get_with(key, copy),
+            };
+            let n = match found {
+                Ok(Some(n)) => n as i32,
+                Ok(None) => MISS,
+                Err(_) => return SLOW,
+            };
+            if !fits {
+                return TOO_BIG;
+            }
+            lens[i * 4..i * 4 + 4].copy_from_slice(&n.to_le_bytes());
+            vpos += n.max(0) as usize;
+        }
+        vpos as i32
     });
     Ok(())
 }

@@ -7,8 +7,8 @@ import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import zlib from 'node:zlib'
-import { gapProbe } from './lib/probe.mjs'
-import { MemoryBackend, SledBackend } from '../dist/index.js'
+import { gapProbe } from '../lib/probe.mjs'
+import { MemoryBackend, SledBackend } from '../../dist/index.js'
 
 const quick = process.argv.includes('--quick')
 const roundsArg = process.argv.indexOf('--rounds')
@@ -124,6 +124,6 @@ if (big) {
   for (const [goal, v, ok, show] of goals) lines.push(`| ${goal} | ${show(v)} | ${ok(v) ? 'yes' : '**no**'} |`)
 }
 const out = lines.join('\n') + '\n'
-fs.mkdirSync(new URL('./results/', import.meta.url), { recursive: true })
-if (!quick) fs.writeFileSync(new URL('./results/checkpoint.md', import.meta.url), out)
+fs.mkdirSync(new URL('../results/', import.meta.url), { recursive: true })
+if (!quick) fs.writeFileSync(new URL('../results/checkpoint.md', import.meta.url), out)
 process.stdout.write(out)
