@@ -9,6 +9,30 @@
  */
 export declare const __napiBindingTarget: 'native' | 'wasm32-wasi' | 'wasm32-wasip1'
 
+/** Builds a full checkpoint from records given by the caller. */
+export declare class CheckpointBuilder {
+  /** Starts `path` with the given compression (`zstd`, `lz4`, `none`) and metadata. */
+  static create(path: string, compression: string, metadata: string): CheckpointBuilder
+  /** Adds puts: parallel arrays of keys, values and absolute expiries (0: never). */
+  add(keys: Array<Buffer>, values: Array<Buffer>, expires: Array<number>): void
+  /** Finishes and publishes the file. */
+  finish(): CheckpointResult
+}
+
+/**
+ * Records of one checkpoint file, read a batch at a time. A reader thread verifies
+ * and decompresses one block ahead; a damaged block ends the stream with an error.
+ */
+export declare class CheckpointStream {
+  /** Opens `path` (its header and footer are checked now). */
+  static open(path: string): CheckpointStream
+  /**
+   * Up to `max` records as a flat array `[op, key, value, expiresAt, ...]` (op 0
+   * put, 1 tombstone, 2 clear; value null unless a put); empty at the end.
+   */
+  nextBatch(max: number): unknown[]
+}
+
 /** A running cleanup task; `stop()` ends it. */
 export declare class CleanupHandle {
   /** Stops the task; calling it again is harmless. */
@@ -99,6 +123,17 @@ export declare class Restored {
  * public TypeScript API.
  */
 export declare function __panicForTest(): void
+
+/** The blocks of a checkpoint, from their headers. */
+export interface BlockInfo {
+  offset: number
+  rawBytes: number
+  storedBytes: number
+  records: number
+}
+
+/** Lists the blocks of a checkpoint without decompressing them. */
+export declare function checkpointBlocks(path: string): Array<BlockInfo>
 
 /** What a checkpoint file's header and footer say. */
 export interface CheckpointFileInfo {

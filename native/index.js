@@ -835,11 +835,14 @@ function __napiStampBindingTarget(exportsObject, target) {
 // linked import resolves to `undefined`.
 module.exports.__napiBindingTarget = __napiStampBindingTarget(nativeBinding, __napiLoadedBindingTarget)
 module.exports = nativeBinding
+module.exports.CheckpointBuilder = nativeBinding.CheckpointBuilder
+module.exports.CheckpointStream = nativeBinding.CheckpointStream
 module.exports.CleanupHandle = nativeBinding.CleanupHandle
 module.exports.Cursor = nativeBinding.Cursor
 module.exports.NativeStore = nativeBinding.NativeStore
 module.exports.Restored = nativeBinding.Restored
 module.exports.__panicForTest = nativeBinding.__panicForTest
+module.exports.checkpointBlocks = nativeBinding.checkpointBlocks
 module.exports.fastDelete = nativeBinding.fastDelete
 module.exports.fastGet = nativeBinding.fastGet
 module.exports.fastGetMany = nativeBinding.fastGetMany

@@ -3,7 +3,7 @@ import { promises as fsp } from 'node:fs'
 import path from 'node:path'
 import type { CheckpointInfo } from './checkpoint.js'
 import { describe, invalidArg, StateError } from './errors.js'
-import { chainIds, MANIFEST, readManifest, writeManifest, type Manifest, type ManifestEntry } from './manifest.js'
+import { MANIFEST, readManifest, retain, writeManifest, type ManifestEntry } from './manifest.js'
 import { restoreLatestIn, type RestoreReport } from './recovery.js'
 import type { StateBackend } from './types.js'
 
@@ -229,21 +229,7 @@ export class CheckpointCoordinator extends EventEmitter<CoordinatorEvents> {
     manifest.checkpoints = manifest.checkpoints.filter((c) => c.file !== file)
     manifest.checkpoints.push(entry)
     await writeManifest(this.#dir, manifest)
-    await this.#retain(manifest)
-  }
-
-  /** Keeps the newest `maxCheckpoints` and every checkpoint their chains need. */
-  async #retain(manifest: Manifest): Promise<void> {
-    const all = manifest.checkpoints
-    if (all.length <= this.#max) return
-    const byId = new Map(all.map((c) => [c.id, c]))
-    const needed = new Set<number>()
-    for (const c of all.slice(-this.#max)) for (const id of chainIds(c, byId)) needed.add(id)
-    const kept = all.filter((c) => needed.has(c.id))
-    const dropped = all.filter((c) => !needed.has(c.id))
-    if (dropped.length === 0) return
-    await writeManifest(this.#dir, { format: 1, checkpoints: kept })
-    for (const c of dropped) await fsp.rm(path.join(this.#dir, c.file), { force: true })
+    await retain(this.#dir, manifest, this.#max)
   }
 
   /**

@@ -105,3 +105,21 @@ export function chainIds(entry: ManifestEntry, byId: Map<number, ManifestEntry>)
   }
   return ids
 }
+
+/**
+ * @internal Keeps the newest `keep` checkpoints and every checkpoint their chains need;
+ * commits the shorter manifest, then deletes the other files. Returns the dropped.
+ */
+export async function retain(dir: string, manifest: Manifest, keep: number): Promise<ManifestEntry[]> {
+  const all = manifest.checkpoints
+  if (all.length <= keep) return []
+  const byId = new Map(all.map((c) => [c.id, c]))
+  const needed = new Set<number>()
+  for (const c of all.slice(-keep)) for (const id of chainIds(c, byId)) needed.add(id)
+  const kept = all.filter((c) => needed.has(c.id))
+  const dropped = all.filter((c) => !needed.has(c.id))
+  if (dropped.length === 0) return []
+  await writeManifest(dir, { format: 1, checkpoints: kept })
+  for (const c of dropped) await fsp.rm(path.join(dir, c.file), { force: true })
+  return dropped
+}

@@ -373,10 +373,24 @@ pub fn decode_records<'a>(
     raw: &'a [u8],
     mut f: impl FnMut(Record<'a>) -> Result<()>,
 ) -> Result<u64> {
-    let bad = |msg: String| Error::new(ErrorCode::Corrupt, msg);
     let mut pos = 0usize;
     let mut n = 0u64;
-    let take = |pos: &mut usize, len: usize| -> Result<&'a [u8]> {
+    while let Some((rec, next)) = decode_one(raw, pos)? {
+        f(rec)?;
+        pos = next;
+        n += 1;
+    }
+    Ok(n)
+}
+
+/// The record that starts at `pos` in a raw block and where the next one starts, or
+/// `None` at the end of the block.
+pub fn decode_one(raw: &[u8], mut pos: usize) -> Result<Option<(Record<'_>, usize)>> {
+    let bad = |msg: String| Error::new(ErrorCode::Corrupt, msg);
+    if pos >= raw.len() {
+        return Ok(None);
+    }
+    let take = |pos: &mut usize, len: usize| -> Result<&[u8]> {
         let end = pos
             .checked_add(len)
             .filter(|e| *e <= raw.len())
@@ -391,43 +405,39 @@ pub fn decode_records<'a>(
             .map(|v| v as usize)
             .ok_or_else(|| bad(format!("bad length at byte {at}")))
     };
-    while pos < raw.len() {
-        let op = take(&mut pos, 1)?[0];
-        let rec = match op {
-            0 | HAS_EXPIRY => {
-                let klen = varint(&mut pos)?;
-                let key = take(&mut pos, klen)?;
-                let expires_at = if op == HAS_EXPIRY {
-                    u64_from(take(&mut pos, 8)?)
-                } else {
-                    0
-                };
-                let vlen = varint(&mut pos)?;
-                let value = take(&mut pos, vlen)?;
-                Record::Put {
-                    key,
-                    expires_at,
-                    value,
-                }
+    let op = take(&mut pos, 1)?[0];
+    let rec = match op {
+        0 | HAS_EXPIRY => {
+            let klen = varint(&mut pos)?;
+            let key = take(&mut pos, klen)?;
+            let expires_at = if op == HAS_EXPIRY {
+                u64_from(take(&mut pos, 8)?)
+            } else {
+                0
+            };
+            let vlen = varint(&mut pos)?;
+            let value = take(&mut pos, vlen)?;
+            Record::Put {
+                key,
+                expires_at,
+                value,
             }
-            1 => {
-                let klen = varint(&mut pos)?;
-                Record::Tombstone {
-                    key: take(&mut pos, klen)?,
-                }
+        }
+        1 => {
+            let klen = varint(&mut pos)?;
+            Record::Tombstone {
+                key: take(&mut pos, klen)?,
             }
-            2 => Record::Clear,
-            other => {
-                return Err(bad(format!(
-                    "unknown record type {other} at byte {}",
-                    pos - 1
-                )))
-            }
-        };
-        f(rec)?;
-        n += 1;
-    }
-    Ok(n)
+        }
+        2 => Record::Clear,
+        other => {
+            return Err(bad(format!(
+                "unknown record type {other} at byte {}",
+                pos - 1
+            )))
+        }
+    };
+    Ok(Some((rec, pos)))
 }
 
 fn u32_from(b: &[u8]) -> u32 {

@@ -234,3 +234,47 @@ pub fn verify(path: &Path) -> Result<CheckpointInfo> {
     reader.for_each(|_| Ok(()))?;
     Ok(info)
 }
+
+/// Where one block lies in a checkpoint file, from its header alone.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BlockMeta {
+    pub offset: u64,
+    pub raw_len: u64,
+    pub stored_len: u64,
+    pub records: u64,
+}
+
+/// The blocks of a checkpoint, read from their headers without decompressing or
+/// checksumming them (see [`verify`] for that).
+pub fn block_index(path: &Path) -> Result<Vec<BlockMeta>> {
+    let mut reader = CheckpointReader::open(path)?;
+    let info = reader.info.clone();
+    let shown = reader.path.clone();
+    let mut offset = info.header_bytes;
+    let body_end = info.header_bytes + info.footer.body_bytes;
+    let mut out = Vec::with_capacity(info.footer.block_count.min(1 << 20) as usize);
+    for block in 0..info.footer.block_count {
+        let mut head = [0u8; BLOCK_HEADER];
+        reader
+            .file
+            .seek(SeekFrom::Start(offset))
+            .and_then(|_| reader.file.read_exact(&mut head))
+            .map_err(|e| corrupt(&shown, &format!("block {block} at offset {offset}"), e))?;
+        let meta = BlockMeta {
+            offset,
+            raw_len: u32_at(&head, 0) as u64,
+            stored_len: u32_at(&head, 4) as u64,
+            records: u32_at(&head, 8) as u64,
+        };
+        offset += BLOCK_HEADER as u64 + meta.stored_len;
+        if offset > body_end {
+            return Err(corrupt(
+                &shown,
+                &format!("block {block} at offset {}", meta.offset),
+                "the block overruns the body",
+            ));
+        }
+        out.push(meta);
+    }
+    Ok(out)
+}

@@ -5,6 +5,7 @@
 // napi-derive registers exports only outside `cfg(test)`, so a test build sees them unused.
 #![cfg_attr(test, allow(dead_code))]
 
+mod checkpoint_stream;
 mod checkpoint_tasks;
 mod cursor;
 mod error;
