@@ -392,15 +392,7 @@ pub mod io {
             expired += r?;
         }
         tier.recount();
-        let last = &chain[chain.len() - 1].1;
-        let summary = RestoreSummary {
-            id: last.header.id,
-            chain: chain.iter().map(|(_, i)| i.header.id).collect(),
-            entries: tier.len() as u64,
-            expired,
-            duration_ms: started.elapsed().as_secs_f64() * 1000.0,
-            metadata: last.header.metadata.clone(),
-        };
+        let summary = RestoreSummary::of_chain(&chain, tier.len() as u64, expired, started);
         let cut = tier.seq.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
         tier.counters.reset();
         tier.snapshot.set_base(Base {

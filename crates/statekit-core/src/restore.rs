@@ -36,6 +36,26 @@ pub struct RestoreSummary {
     pub metadata: String,
 }
 
+impl RestoreSummary {
+    /// The summary of restoring `chain` (oldest first) that `started` at.
+    pub fn of_chain(
+        chain: &[(PathBuf, CheckpointInfo)],
+        entries: u64,
+        expired: u64,
+        started: Instant,
+    ) -> Self {
+        let last = &chain[chain.len() - 1].1;
+        RestoreSummary {
+            id: last.header.id,
+            chain: chain.iter().map(|(_, i)| i.header.id).collect(),
+            entries,
+            expired,
+            duration_ms: started.elapsed().as_secs_f64() * 1000.0,
+            metadata: last.header.metadata.clone(),
+        }
+    }
+}
+
 /// The files to apply to restore `path`, oldest first: the full checkpoint its chain
 /// starts from, then each incremental one. An incremental checkpoint's base is found
 /// by id among the checkpoint files in the same directory.
@@ -122,13 +142,5 @@ pub fn restore_into(path: &Path, target: &mut impl RestoreTarget) -> Result<Rest
             Ok(())
         })?;
     }
-    let last = &chain[chain.len() - 1].1;
-    Ok(RestoreSummary {
-        id: last.header.id,
-        chain: chain.iter().map(|(_, i)| i.header.id).collect(),
-        entries: stored,
-        expired,
-        duration_ms: started.elapsed().as_secs_f64() * 1000.0,
-        metadata: last.header.metadata.clone(),
-    })
+    Ok(RestoreSummary::of_chain(&chain, stored, expired, started))
 }
