@@ -95,6 +95,16 @@ pub struct PutEntry<'a> {
     pub ttl: Ttl,
 }
 
+impl PutEntry<'_> {
+    /// Checks every entry of a batch, before any of it is written.
+    pub fn check_all(entries: &[PutEntry<'_>]) -> Result<()> {
+        entries.iter().try_for_each(|e| {
+            check_key(e.key)?;
+            check_value(e.value)
+        })
+    }
+}
+
 /// The in-memory tier.
 pub struct MemoryTier {
     pub(crate) map: DashMap<KeyBytes, Entry, Xxh3Builder>,
@@ -222,10 +232,7 @@ impl MemoryTier {
     /// written in one call; no reader on the calling thread can see part of it, and a
     /// checkpoint's cut falls before or after the whole batch.
     pub fn put_many(&self, entries: &[PutEntry<'_>]) -> Result<()> {
-        for e in entries {
-            check_key(e.key)?;
-            check_value(e.value)?;
-        }
+        PutEntry::check_all(entries)?;
         let now = self.now_ms();
         for e in entries {
             let expires_at = e.ttl.expires_at(self.default_ttl, now);

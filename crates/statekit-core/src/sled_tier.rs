@@ -254,10 +254,7 @@ impl SledTier {
 
     /// Stores every entry as one atomic sled batch, or none if any is invalid.
     pub fn put_many(&self, entries: &[PutEntry<'_>]) -> Result<()> {
-        for e in entries {
-            check_key(e.key)?;
-            check_value(e.value)?;
-        }
+        PutEntry::check_all(entries)?;
         let now = self.now_ms();
         // The last write of a key in the batch wins, as with separate puts.
         let mut last: BTreeMap<&[u8], (u64, &[u8])> = BTreeMap::new();
