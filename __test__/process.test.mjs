@@ -51,3 +51,22 @@ test('a Rust panic reaches JavaScript as a thrown Error and the process lives on
   b.putSync('still', 'alive')
   t.is(b.getSync('still').toString(), 'alive')
 })
+
+test('a second instance of the module in the same thread works, on the general path', async (t) => {
+  const require = createRequire(import.meta.url)
+  const first = require('../dist/index.js')
+  const a = new first.MemoryBackend()
+  a.putSync('k', 'from the first instance')
+  // Load fresh copies of the JavaScript modules (as a test runner that resets modules does).
+  for (const id of Object.keys(require.cache)) if (id.includes('/dist/') || id.includes('/native/index.js')) delete require.cache[id]
+  const second = require('../dist/index.js')
+  t.not(second.MemoryBackend, first.MemoryBackend)
+  const b = new second.MemoryBackend()
+  b.putSync('k', 'from the second instance')
+  t.is(a.getSync('k').toString(), 'from the first instance')
+  t.is(b.getSync('k').toString(), 'from the second instance')
+  t.deepEqual(b.getManySync(['k', 'x']).map((v) => v?.toString()), ['from the second instance', undefined])
+  t.is(a.getManySync(['k'])[0].toString(), 'from the first instance')
+  await a.close()
+  await b.close()
+})

@@ -212,10 +212,14 @@ export interface RangeOptions {
 export declare function readCheckpointInfo(path: string): Promise<CheckpointFileInfo>
 
 /**
- * Registers this thread's shared buffers. The JavaScript side keeps both alive for
- * as long as the module is loaded.
+ * Registers this thread's shared buffers; returns whether they are now the ones the
+ * fast path uses. Only the first registration in a thread takes effect: a second
+ * instance of the JavaScript module in the same thread (a test runner that reloads
+ * modules) gets `false` and must use the general path, so no instance can ever read
+ * another's buffer. The registered module keeps its buffers alive for as long as it
+ * can call these functions.
  */
-export declare function registerBuffers(key: Buffer, value: Buffer): void
+export declare function registerBuffers(key: Buffer, value: Buffer): boolean
 
 /** What a restore did. */
 export interface RestoreResult {

@@ -15,7 +15,8 @@ const MAX_KEY_BYTES = 64 * 1024
 export const KEY_BUF = Buffer.allocUnsafeSlow(MAX_KEY_BYTES + CONTROL_BYTES)
 /** @internal This thread's shared value buffer. */
 export const VAL_BUF = Buffer.allocUnsafeSlow(VALUE_BUFFER_BYTES)
-addon.registerBuffers(KEY_BUF, VAL_BUF)
+/** Whether this module instance owns the thread's fast path (see fast_path.rs). */
+const FAST = addon.registerBuffers(KEY_BUF, VAL_BUF)
 
 /** @internal The control words: [handle, key length, result, value length] and the TTL. */
 export const CTL = new Int32Array(KEY_BUF.buffer, KEY_BUF.byteOffset + MAX_KEY_BYTES, 4)
@@ -35,6 +36,7 @@ const FAST_VALUE_CHARS = Math.floor(VALUE_BUFFER_BYTES / 3)
  * (not a string or bytes, empty, or too long).
  */
 export function fastKey(handle: number, key: unknown): boolean {
+  if (!FAST) return false
   let n: number
   if (typeof key === 'string') {
     if (key.length === 0 || key.length > FAST_KEY_CHARS) return false
@@ -82,6 +84,7 @@ export function takeValue(n: number): Buffer {
  * not fit.
  */
 export function fastKeys(handle: number, keys: unknown[]): boolean {
+  if (!FAST) return false
   let pos = 0
   for (const key of keys) {
     let n: number

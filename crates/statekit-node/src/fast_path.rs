@@ -52,17 +52,26 @@ pub fn update(handle: u32, tier: Option<&AnyTier>) {
     });
 }
 
-/// Registers this thread's shared buffers. The JavaScript side keeps both alive for
-/// as long as the module is loaded.
+/// Registers this thread's shared buffers; returns whether they are now the ones the
+/// fast path uses. Only the first registration in a thread takes effect: a second
+/// instance of the JavaScript module in the same thread (a test runner that reloads
+/// modules) gets `false` and must use the general path, so no instance can ever read
+/// another's buffer. The registered module keeps its buffers alive for as long as it
+/// can call these functions.
 #[napi]
-pub fn register_buffers(mut key: BufferSlice, mut value: BufferSlice) -> Result<()> {
+pub fn register_buffers(mut key: BufferSlice, mut value: BufferSlice) -> Result<bool> {
     if key.len() < statekit_core::limits::MAX_KEY_BYTES + CONTROL_BYTES
         || (key.as_ptr() as usize + key.len()) % 8 != 0
     {
         return Err(invalid("the shared key buffer is too small or misaligned"));
     }
-    BUFFERS.with(|b| b.set((key.as_mut_ptr(), key.len(), value.as_mut_ptr(), value.len())));
-    Ok(())
+    Ok(BUFFERS.with(|b| {
+        if !b.get().0.is_null() {
+            return false;
+        }
+        b.set((key.as_mut_ptr(), key.len(), value.as_mut_ptr(), value.len()));
+        true
+    }))
 }
 
 /// Bytes of control words at the end of the key buffer.
