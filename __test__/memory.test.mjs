@@ -68,3 +68,15 @@ test('a closed backend never reaches a store opened after it', async (t) => {
   t.is((await b.get('k')).toString(), 'from b')
   await b.close()
 })
+
+test('a value larger than the shared buffer is returned whole and counted once', async (t) => {
+  const b = new MemoryBackend()
+  const big = Buffer.alloc(3 << 20, 9)
+  b.putSync('big', big)
+  t.true(b.getSync('big').equals(big))
+  t.true((await b.getMany(['big', 'small']))[0].equals(big))
+  const s = b.stats()
+  t.is(s.hitCount, 2)
+  t.is(s.missCount, 1)
+  await b.close()
+})

@@ -185,6 +185,12 @@ impl SledTier {
         Ok(Some(f(value)))
     }
 
+    /// Counts gets whose lookups were done with `peek` (the fast path, which counts
+    /// only once it knows the values fit its buffer).
+    pub fn record_gets(&self, hits: u64, misses: u64) {
+        self.counters.hits_and_misses(hits, misses);
+    }
+
     /// A copy of the live value of `key`.
     pub fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>> {
         self.get_with(key, |v| v.to_vec())

@@ -35,6 +35,11 @@ impl Counters {
         self.misses.fetch_add(1, Relaxed);
     }
     #[inline]
+    pub fn hits_and_misses(&self, hits: u64, misses: u64) {
+        self.hits.fetch_add(hits, Relaxed);
+        self.misses.fetch_add(misses, Relaxed);
+    }
+    #[inline]
     pub fn put(&self, n: u64) {
         self.puts.fetch_add(n, Relaxed);
     }

@@ -137,15 +137,23 @@ pub fn fast_get() -> Result<()> {
             out[..v.len()].copy_from_slice(v);
             v.len() as i32
         };
-        let r = match t {
-            AnyTier::Memory(m) => m.get_with(key, copy),
-            AnyTier::Sled(s) => s.get_with(key, copy),
+        let found = match t {
+            AnyTier::Memory(m) => Ok(m.peek_with(key, copy)),
+            AnyTier::Sled(s) => s.peek_with(key, copy),
         };
-        match r {
+        let n = match found {
+            Err(_) => return SLOW,
+            // Not counted: the general path reads (and counts) it again.
+            Ok(Some(TOO_BIG)) => return TOO_BIG,
             Ok(Some(n)) => n,
             Ok(None) => MISS,
-            Err(_) => SLOW,
+        };
+        let (hits, misses) = if n >= 0 { (1, 0) } else { (0, 1) };
+        match t {
+            AnyTier::Memory(m) => m.record_gets(hits, misses),
+            AnyTier::Sled(s) => s.record_gets(hits, misses),
         }
+        n
     });
     Ok(())
 }
@@ -227,6 +235,9 @@ pub fn fast_get_many() -> Result<()> {
         let (lens, values) = out.split_at_mut(head);
         let mut kpos = 0usize;
         let mut vpos = 0usize;
+        // Counted only when the whole batch fits: otherwise the general path reads
+        // (and counts) it again.
+        let (mut hits, mut misses) = (0u64, 0u64);
         for i in 0..count {
             let Some(len) = keys
                 .get(kpos..kpos + 2)
@@ -250,12 +261,18 @@ pub fn fast_get_many() -> Result<()> {
                 }
             };
             let found = match tier {
-                AnyTier::Memory(m) => m.get_with(key, copy),
-                AnyTier::Sled(t) => t.get_with(key, copy),
+                AnyTier::Memory(m) => Ok(m.peek_with(key, copy)),
+                AnyTier::Sled(t) => t.peek_with(key, copy),
             };
             let n = match found {
-                Ok(Some(n)) => n as i32,
-                Ok(None) => MISS,
+                Ok(Some(n)) => {
+                    hits += 1;
+                    n as i32
+                }
+                Ok(None) => {
+                    misses += 1;
+                    MISS
+                }
                 Err(_) => return SLOW,
             };
             if !fits {
@@ -263,6 +280,10 @@ pub fn fast_get_many() -> Result<()> {
             }
             lens[i * 4..i * 4 + 4].copy_from_slice(&n.to_le_bytes());
             vpos += n.max(0) as usize;
+        }
+        match tier {
+            AnyTier::Memory(m) => m.record_gets(hits, misses),
+            AnyTier::Sled(t) => t.record_gets(hits, misses),
         }
         vpos as i32
     });
