@@ -6,7 +6,7 @@
 use std::fs::{self, File};
 use std::io::{BufWriter, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
-use std::sync::mpsc::{channel, sync_channel, Receiver, Sender, SyncSender};
+use std::sync::mpsc::{channel, sync_channel, Receiver, Sender, SyncSender, TrySendError};
 use std::thread::JoinHandle;
 
 use crate::block_codec::BlockEncoder;
@@ -59,7 +59,35 @@ struct Written {
 struct Packer {
     encoder: BlockEncoder,
     sort: bool,
+    order: Vec<SortKey>,
     sorted: Vec<u8>,
+}
+
+/// A record of a block being sorted: 8 bytes of its key as a big-endian number
+/// (zero-padded), taken just past the prefix every key of the block shares, so most
+/// comparisons are one integer comparison; and where the record lies.
+#[derive(Clone, Copy)]
+struct SortKey {
+    word: u64,
+    start: u32,
+    end: u32,
+}
+
+/// How many leading bytes all of `keys` share (at most 255).
+fn shared_prefix<'a>(mut keys: impl Iterator<Item = &'a [u8]>) -> usize {
+    let Some(first) = keys.next() else { return 0 };
+    let mut shared = first.len().min(255);
+    for key in keys {
+        shared = first[..shared]
+            .iter()
+            .zip(key)
+            .take_while(|(a, b)| a == b)
+            .count();
+        if shared == 0 {
+            break;
+        }
+    }
+    shared
 }
 
 impl Packer {
@@ -67,28 +95,40 @@ impl Packer {
         Packer {
             encoder: BlockEncoder::new(compression),
             sort: sort && compression != Compression::None,
+            order: Vec::new(),
             sorted: Vec::new(),
         }
     }
 
-    /// Orders a block's records by key, which makes it compress far better.
+    /// Orders a block's records by key, which makes it compress far better. Records
+    /// whose sort words are equal are compared by their whole keys.
     fn sort_block(&mut self, b: &Block) {
-        let n = b.starts.len();
-        let mut order: Vec<(&[u8], usize, usize)> = (0..n)
-            .map(|i| {
-                let start = b.starts[i] as usize;
-                let end = b.starts.get(i + 1).map_or(b.raw.len(), |&e| e as usize);
-                (
-                    crate::checkpoint_format::record_key(&b.raw, start),
+        let raw = &b.raw;
+        let key = |start: u32| crate::checkpoint_format::record_key(raw, start as usize);
+        let skip = shared_prefix(b.starts.iter().map(|&s| key(s)));
+        self.order.clear();
+        self.order
+            .extend(b.starts.iter().enumerate().map(|(i, &start)| {
+                let end = b.starts.get(i + 1).map_or(raw.len() as u32, |&e| e);
+                let rest = key(start).get(skip..).unwrap_or_default();
+                let mut word = [0u8; 8];
+                let n = rest.len().min(8);
+                word[..n].copy_from_slice(&rest[..n]);
+                SortKey {
+                    word: u64::from_be_bytes(word),
                     start,
                     end,
-                )
-            })
-            .collect();
-        order.sort_unstable_by(|x, y| x.0.cmp(y.0));
+                }
+            }));
+        self.order.sort_unstable_by(|x, y| {
+            x.word
+                .cmp(&y.word)
+                .then_with(|| key(x.start).cmp(key(y.start)))
+        });
         self.sorted.clear();
-        for (_, start, end) in order {
-            self.sorted.extend_from_slice(&b.raw[start..end]);
+        for k in &self.order {
+            self.sorted
+                .extend_from_slice(&raw[k.start as usize..k.end as usize]);
         }
     }
 
@@ -171,18 +211,15 @@ impl Sink {
     }
 }
 
-/// Of every this many blocks, the caller packs one itself, so that packing is shared
-/// between two cores while the caller also produces the records.
-const CALLER_PACKS_ONE_IN: u64 = 2;
-
 /// An open checkpoint being written.
 pub struct CheckpointWriter {
     tmp: PathBuf,
     dest: PathBuf,
     header: Header,
     block: Block,
+    /// Full blocks filled while a lock was held, waiting for flush_if_full.
+    sealed: Vec<Block>,
     record_count: u64,
-    blocks_sent: u64,
     packer: Packer,
     to_sink: Option<SyncSender<Job>>,
     sink: Option<JoinHandle<Result<Written>>>,
@@ -238,8 +275,8 @@ impl CheckpointWriter {
             dest: dest.to_path_buf(),
             header,
             block: Block::new(),
+            sealed: Vec::new(),
             record_count: 0,
-            blocks_sent: 0,
             packer: Packer::new(compression, sort_blocks),
             to_sink: Some(to_sink),
             sink: Some(handle),
@@ -250,6 +287,11 @@ impl CheckpointWriter {
     /// Appends a record without ever waiting on the writing thread: safe while a lock
     /// is held. Call [`CheckpointWriter::flush_if_full`] once the lock is released.
     pub fn push_unflushed(&mut self, record: &Record<'_>) {
+        if self.block.raw.len() >= BLOCK_TARGET {
+            // Full: set it aside for flush_if_full, so no block outgrows its buffer.
+            let next = self.fresh_block();
+            self.sealed.push(std::mem::replace(&mut self.block, next));
+        }
         self.block.starts.push(self.block.raw.len() as u32);
         record.encode_into(&mut self.block.raw);
         self.block.records += 1;
@@ -262,32 +304,54 @@ impl CheckpointWriter {
         self.flush_if_full()
     }
 
-    /// Hands the open block to the writing thread if it has reached its target size.
+    /// Hands the full blocks to the writing thread.
     pub fn flush_if_full(&mut self) -> Result<()> {
+        let sealed = std::mem::take(&mut self.sealed);
+        for block in sealed {
+            self.send_block(block)?;
+        }
         if self.block.raw.len() >= BLOCK_TARGET {
-            self.send_block()?;
+            self.send_open_block()?;
         }
         Ok(())
     }
 
-    fn send_block(&mut self) -> Result<()> {
-        if self.block.records == 0 {
-            return Ok(());
-        }
+    /// An empty block, reusing one the writing thread has finished with if it can.
+    fn fresh_block(&mut self) -> Block {
         let mut next = self.spare.try_recv().unwrap_or_else(|_| Block::new());
         next.raw.clear();
         next.starts.clear();
         next.records = 0;
-        let mut full = std::mem::replace(&mut self.block, next);
-        self.blocks_sent += 1;
-        let job = if self.blocks_sent % CALLER_PACKS_ONE_IN == 0 {
-            self.packer.pack(&mut full)?;
-            Job::Packed(full)
-        } else {
-            Job::Raw(full)
+        next
+    }
+
+    fn send_open_block(&mut self) -> Result<()> {
+        if self.block.records == 0 {
+            return Ok(());
+        }
+        let next = self.fresh_block();
+        let full = std::mem::replace(&mut self.block, next);
+        self.send_block(full)
+    }
+
+    fn send_block(&mut self, full: Block) -> Result<()> {
+        let Some(tx) = self.to_sink.as_ref() else {
+            return self.join_sink().map(|_| ());
         };
-        let sent = self.to_sink.as_ref().map(|tx| tx.send(job).is_ok());
-        if sent != Some(true) {
+        // The writing thread packs the blocks it has room for; when it is behind, the
+        // caller packs the block itself, so both cores share the packing in whatever
+        // proportion keeps them busy.
+        let sent = match tx.try_send(Job::Raw(full)) {
+            Ok(()) => true,
+            Err(TrySendError::Full(job)) => {
+                // Only raw blocks are offered to try_send.
+                let (Job::Raw(mut full) | Job::Packed(mut full)) = job;
+                self.packer.pack(&mut full)?;
+                tx.send(Job::Packed(full)).is_ok()
+            }
+            Err(_) => false,
+        };
+        if !sent {
             // The writing thread stopped: its error is reported by finish().
             return self.join_sink().map(|_| ());
         }
@@ -319,7 +383,8 @@ impl CheckpointWriter {
     }
 
     fn finish_inner(&mut self) -> Result<(Footer, u64)> {
-        self.send_block()?;
+        self.flush_if_full()?;
+        self.send_open_block()?;
         let Written {
             mut file,
             mut footer,
@@ -378,4 +443,78 @@ pub fn sync_dir(path: &Path) -> Result<()> {
     File::open(dir)
         .and_then(|d| d.sync_all())
         .map_err(|e| io(dir, "fsync directory", e))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::checkpoint_format::decode_records;
+    use proptest::prelude::*;
+
+    fn block_of(keys: &[Vec<u8>]) -> Block {
+        let mut b = Block::new();
+        for (i, key) in keys.iter().enumerate() {
+            b.starts.push(b.raw.len() as u32);
+            let value = i.to_le_bytes();
+            Record::Put {
+                key,
+                expires_at: (i % 2) as u64 * 7,
+                value: &value,
+            }
+            .encode_into(&mut b.raw);
+            b.records += 1;
+        }
+        b
+    }
+
+    fn sorted_keys(keys: &[Vec<u8>]) -> Vec<Vec<u8>> {
+        let mut p = Packer::new(Compression::Zstd(1), true);
+        p.sort_block(&block_of(keys));
+        let mut out = Vec::new();
+        let n = decode_records(&p.sorted, |r| {
+            if let Record::Put { key, .. } = r {
+                out.push(key.to_vec());
+            }
+            Ok(())
+        });
+        assert_eq!(n.ok(), Some(keys.len() as u64));
+        out
+    }
+
+    #[test]
+    fn shared_prefixes_and_lengths_sort_as_bytes() {
+        let keys: Vec<Vec<u8>> = [
+            "user:0000000012",
+            "user:00000000123",
+            "user:0000000012\0",
+            "user:000000001",
+            "user:00000000120000000001",
+            "user:00000000120000000000",
+            "user:",
+        ]
+        .iter()
+        .map(|k| k.as_bytes().to_vec())
+        .collect();
+        let mut expected = keys.clone();
+        expected.sort();
+        assert_eq!(sorted_keys(&keys), expected);
+    }
+
+    proptest! {
+        #[test]
+        fn a_sorted_block_holds_the_same_records_in_key_order(
+            prefix in proptest::collection::vec(any::<u8>(), 0..20),
+            tails in proptest::collection::btree_set(proptest::collection::vec(0u8..4, 0..12), 1..200),
+        ) {
+            let keys: Vec<Vec<u8>> = tails
+                .iter()
+                .rev()
+                .map(|t| [prefix.as_slice(), t].concat())
+                .filter(|k| !k.is_empty())
+                .collect();
+            let mut expected = keys.clone();
+            expected.sort();
+            prop_assert_eq!(sorted_keys(&keys), expected);
+        }
+    }
 }
