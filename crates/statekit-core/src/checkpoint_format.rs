@@ -288,7 +288,7 @@ impl Footer {
 }
 
 /// One record of a checkpoint.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Record<'a> {
     Put {
         key: &'a [u8],

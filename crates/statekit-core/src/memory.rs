@@ -487,6 +487,14 @@ impl MemoryTier {
 
     /// Drops what the checkpoint with this cut kept: tombstones and moved-aside values.
     pub(crate) fn release_snapshot(&self, cut: u64) {
+        // Every write takes a version before it looks for a running checkpoint, so if
+        // none was taken after the cut and no tombstone is left, no write kept anything
+        // aside for it, and the scan is skipped. (A write whose version came just before
+        // the cut but which saw the checkpoint running may have moved a value aside: later
+        // checkpoints ignore it, and the entry's next write drops it.)
+        if self.seq.load(SeqCst) == cut + 1 && self.tombstones.load(SeqCst) == 0 {
+            return;
+        }
         let mut dropped = 0u64;
         self.map.retain(|_, e| {
             if e.prev.as_ref().is_some_and(|p| p.cut == cut) {
@@ -510,33 +518,10 @@ impl MemoryTier {
     }
 }
 
-/// Restores fill a fresh tier from several threads, each owning a share of the shards.
+/// Restores fill a fresh tier from several threads (see [`crate::memory_bulk`]).
 impl MemoryTier {
-    /// The shard that holds `key`.
-    pub(crate) fn shard_of(&self, key: &[u8]) -> usize {
-        self.map.determine_map(key)
-    }
-
-    /// Empties the shards whose index is `part` modulo `parts`.
-    pub(crate) fn clear_shards(&self, part: usize, parts: usize) {
-        for (i, shard) in self.map.shards().iter().enumerate() {
-            if i % parts == part {
-                shard.write().clear();
-            }
-        }
-    }
-
-    /// Recomputes the size counters from the entries (after a partitioned restore).
-    pub(crate) fn recount(&self) {
-        let mut bytes = 0u64;
-        let mut tombstones = 0u64;
-        for e in self.map.iter() {
-            match &e.value {
-                Some(v) => bytes += entry_size(e.key().as_slice().len(), v.len()),
-                None => tombstones += 1,
-            }
-        }
+    /// Sets the bytes the entries hold, once a restore has filled the tier.
+    pub(crate) fn set_memory_bytes(&self, bytes: u64) {
         self.memory_bytes.store(bytes, Relaxed);
-        self.tombstones.store(tombstones, Relaxed);
     }
 }

@@ -15,6 +15,7 @@ use crate::checkpoint_format::{Kind, Record};
 use crate::checkpoint_writer::CheckpointWriter;
 use crate::error::{Error, ErrorCode, Result};
 use crate::memory::{Entry, MemoryTier};
+use crate::prefetch::prefetch;
 use crate::ttl::is_expired;
 
 /// The last checkpoint that succeeded: the base of the next incremental one.
@@ -171,11 +172,21 @@ impl MemorySnapshot {
         for shard in self.tier.map.shards() {
             {
                 let guard = shard.read();
-                // SAFETY: the shard's read lock is held for the whole iteration, so no
-                // bucket is moved or freed while it is read.
+                // Two passes: the first asks for every value of the shard to be loaded,
+                // so the second, which copies them, rarely waits on memory.
+                let mut slots = Vec::with_capacity(guard.len());
+                // SAFETY: the shard's read lock is held while its buckets are read and
+                // while `slots` borrows them, so no bucket is moved or freed meanwhile.
                 for bucket in unsafe { guard.iter() } {
                     let (key, slot) = unsafe { bucket.as_ref() };
-                    if let Some(rec) = self.at_cut(key.as_slice(), slot.get(), since, incremental) {
+                    let e = slot.get();
+                    if let Some(v) = &e.value {
+                        prefetch(v);
+                    }
+                    slots.push((key.as_slice(), e));
+                }
+                for (key, e) in slots {
+                    if let Some(rec) = self.at_cut(key, e, since, incremental) {
                         writer.push_unflushed(&rec);
                     }
                 }
@@ -258,14 +269,14 @@ pub mod io {
 
     use super::{Base, MemorySnapshot};
     use crate::checkpoint::{validate, write_checkpoint, CheckpointRequest, CheckpointSummary};
-    use crate::checkpoint_format::{decode_records, Kind, Record};
+    use crate::checkpoint_format::Kind;
     use crate::checkpoint_reader::CheckpointReader;
     use crate::clock::SystemClock;
     use crate::error::Result;
     use crate::error::{Error, ErrorCode};
     use crate::memory::MemoryTier;
+    use crate::memory_bulk::{BulkLoader, Share};
     use crate::restore::{chain_of, RestoreSummary};
-    use crate::ttl::is_expired;
     use crate::ttl::Ttl;
 
     /// Writes the checkpoint whose cut `snapshot` took (on a worker thread).
@@ -283,74 +294,37 @@ pub mod io {
         result
     }
 
-    /// Threads that fill a restored tier. Each reads (and so verifies) the whole chain
-    /// but stores only the keys of its share of the shards, a block at a time, grouped
-    /// by shard so that each shard's table stays in cache while it fills.
+    /// Threads that fill a restored tier.
     const RESTORE_THREADS: usize = 2;
 
-    /// Applies a block's records of this thread's share, shard by shard. The sort is
-    /// stable, so the records of one key keep their order.
-    fn apply(tier: &MemoryTier, batch: &mut Vec<(usize, Record<'_>)>, now_ms: u64) -> Result<()> {
-        batch.sort_by_key(|(shard, _)| *shard);
-        for (_, rec) in batch.drain(..) {
-            match rec {
-                Record::Put {
-                    key,
-                    expires_at,
-                    value,
-                } => {
-                    tier.insert_absolute(key, value, expires_at, now_ms)?;
-                }
-                Record::Tombstone { key } => {
-                    tier.delete(key)?;
-                }
-                Record::Clear => {}
-            }
-        }
-        Ok(())
-    }
-
-    /// Restores one share of the records; returns how many of its puts had expired.
+    /// Restores one thread's share of the records; returns the bytes its entries hold
+    /// and how many of its puts had expired. A lone full checkpoint holds each key once,
+    /// so its blocks are split between the threads; a chain must apply every record of
+    /// a key in order, so each thread reads every block and keeps its share of shards.
+    /// Either way every thread verifies the whole chain as it reads.
     fn restore_share(
         tier: &MemoryTier,
         chain: &[(std::path::PathBuf, crate::checkpoint_reader::CheckpointInfo)],
+        version: u64,
         now_ms: u64,
         part: usize,
-    ) -> Result<u64> {
-        let mut expired = 0u64;
-        // A lone full checkpoint holds each key once: its blocks can be split between
-        // the threads. A chain must apply every record of a key in order: split by shard.
+    ) -> Result<(u64, u64)> {
         let by_block = chain.len() == 1 && chain[0].1.header.kind == Kind::Full;
+        let share = if by_block {
+            Share::All
+        } else {
+            Share::Shards {
+                part,
+                parts: RESTORE_THREADS,
+            }
+        };
+        let mut loader = BulkLoader::new(tier, share, version, now_ms);
         for (file, _) in chain {
             let wanted = |block: u64| !by_block || block as usize % RESTORE_THREADS == part;
-            CheckpointReader::open(file)?.for_each_block_where(wanted, |raw| {
-                let mut batch: Vec<(usize, Record<'_>)> = Vec::new();
-                let n = decode_records(raw, |rec| {
-                    let key = match rec {
-                        Record::Clear => {
-                            apply(tier, &mut batch, now_ms)?;
-                            tier.clear_shards(part, RESTORE_THREADS);
-                            return Ok(());
-                        }
-                        Record::Put {
-                            key, expires_at, ..
-                        } => {
-                            expired += u64::from(is_expired(expires_at, now_ms));
-                            key
-                        }
-                        Record::Tombstone { key } => key,
-                    };
-                    let shard = tier.shard_of(key);
-                    if by_block || shard % RESTORE_THREADS == part {
-                        batch.push((shard, rec));
-                    }
-                    Ok(())
-                })?;
-                apply(tier, &mut batch, now_ms)?;
-                Ok(n)
-            })?;
+            CheckpointReader::open(file)?
+                .for_each_block_where(wanted, |raw| loader.load_block(raw))?;
         }
-        Ok(expired)
+        Ok((loader.bytes(), loader.expired))
     }
 
     /// Builds a new memory tier from the checkpoint at `path` (and its chain), aside
@@ -365,11 +339,14 @@ pub mod io {
             capacity.min(1 << 28) as usize,
         ));
         let now_ms = tier.now_ms();
-        let results: Vec<Result<u64>> = std::thread::scope(|scope| {
+        // Every restored entry takes this one version: all are older than the cut
+        // taken below, so the next incremental checkpoint leaves them out.
+        let version = tier.seq.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        let results: Vec<Result<(u64, u64)>> = std::thread::scope(|scope| {
             let handles: Vec<_> = (0..RESTORE_THREADS)
                 .map(|part| {
                     let (tier, chain) = (&tier, &chain);
-                    scope.spawn(move || restore_share(tier, chain, now_ms, part))
+                    scope.spawn(move || restore_share(tier, chain, version, now_ms, part))
                 })
                 .collect();
             handles
@@ -387,11 +364,13 @@ pub mod io {
                 })
                 .collect()
         });
-        let mut expired = 0;
+        let (mut bytes, mut expired) = (0, 0);
         for r in results {
-            expired += r?;
+            let (b, e) = r?;
+            bytes += b;
+            expired += e;
         }
-        tier.recount();
+        tier.set_memory_bytes(bytes);
         let summary = RestoreSummary::of_chain(&chain, tier.len() as u64, expired, started);
         let cut = tier.seq.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
         tier.counters.reset();

@@ -159,12 +159,19 @@ fn incremental_chains_restore_to_the_latest_state() {
     let (r, s) = restore(&inc3, Ttl::Never).unwrap();
     assert_eq!(s.chain.len(), 4);
     assert_eq!(dump(&r), dump(&t));
+    assert_eq!(r.stats().memory_bytes, t.stats().memory_bytes);
+    assert_eq!(r.stats().entry_count, t.stats().entry_count);
     let (r1, _) = restore(&inc1, Ttl::Never).unwrap();
     assert_eq!(r1.get(b"k0050").unwrap(), Some(b"v2".to_vec()));
     assert_eq!(r1.get(b"k0150").unwrap(), None);
     assert_eq!(r1.get(b"k0300").unwrap(), Some(b"back".to_vec()));
     assert_eq!(r1.get(b"k0999").unwrap(), Some(b"v1".to_vec()));
     assert_eq!(r1.len(), 900);
+    let same = MemoryTier::new(Ttl::Never);
+    for (k, v) in dump(&r1) {
+        same.put(&k, &v, Ttl::Default).unwrap();
+    }
+    assert_eq!(r1.stats().memory_bytes, same.stats().memory_bytes);
     // A restored tier bases its next incremental on what it restored.
     r1.put(b"k0999", b"v3", Ttl::Default).unwrap();
     let inc_r = dir.path().join("4-inc-from-restore.skc");
@@ -203,4 +210,44 @@ fn expired_entries_are_left_out_and_dropped_on_restore() {
     assert_eq!(info.expired, 1);
     assert_eq!(info.entries, 1);
     assert_eq!(r.get(b"stay").unwrap(), Some(b"x".to_vec()));
+}
+
+#[test]
+fn a_chain_counts_each_expired_put_once_and_drops_the_base_value() {
+    let dir = tempfile::tempdir().unwrap();
+    let t = Arc::new(MemoryTier::new(Ttl::Never));
+    for i in 0..50u32 {
+        t.put(format!("k{i:02}").as_bytes(), b"base", Ttl::Default)
+            .unwrap();
+    }
+    let full = dir.path().join("0-full.skc");
+    write(
+        t.begin_snapshot(Kind::Full).unwrap(),
+        &req(&full, Kind::Full),
+    )
+    .unwrap();
+    // Overwritten with a short TTL: the incremental holds an expiring put of each.
+    for i in 0..3u32 {
+        t.put(format!("k{i:02}").as_bytes(), b"brief", Ttl::Ms(200))
+            .unwrap();
+    }
+    let inc = dir.path().join("1-inc.skc");
+    write(
+        t.begin_snapshot(Kind::Incremental).unwrap(),
+        &req(&inc, Kind::Incremental),
+    )
+    .unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    let (r, info) = restore(&inc, Ttl::Never).unwrap();
+    assert_eq!(
+        info.expired, 3,
+        "each expired put once, whichever thread applies it"
+    );
+    assert_eq!(info.entries, 47);
+    assert_eq!(
+        r.get(b"k00").unwrap(),
+        None,
+        "the base's value is not brought back"
+    );
+    assert_eq!(r.get(b"k03").unwrap(), Some(b"base".to_vec()));
 }

@@ -1,0 +1,206 @@
+//! Filling a fresh memory tier from checkpoint records, from several threads at once.
+//!
+//! A restore builds its tier aside, where nothing else reads or writes it, so it can
+//! skip what a live write pays for: each key is hashed once, a block's records are
+//! grouped by shard (a stable counting sort, so the records of one key keep their
+//! order) and each shard's lock is taken once per group, every record takes the same
+//! version, and sizes are summed per shard instead of on shared counters.
+
+use dashmap::SharedValue;
+
+use crate::checkpoint_format::{decode_records, Record};
+use crate::error::Result;
+use crate::key_bytes::KeyBytes;
+use crate::limits::{check_key, check_value};
+use crate::memory::{entry_size, Entry, MemoryTier, SHARDS};
+use crate::ttl::is_expired;
+
+/// Which records of a block a loader stores.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Share {
+    /// Every record: the blocks themselves are split between the threads.
+    All,
+    /// Only the keys of the shards whose index is `part` modulo `parts`.
+    Shards { part: usize, parts: usize },
+}
+
+impl Share {
+    fn owns(self, shard: usize) -> bool {
+        match self {
+            Share::All => true,
+            Share::Shards { part, parts } => shard % parts == part,
+        }
+    }
+}
+
+/// A record waiting for its shard's lock.
+#[derive(Clone, Copy)]
+struct Pending<'a> {
+    hash: u64,
+    shard: u16,
+    record: Record<'a>,
+}
+
+/// One thread's part of a restore into `tier`.
+pub(crate) struct BulkLoader<'t> {
+    tier: &'t MemoryTier,
+    share: Share,
+    version: u64,
+    now_ms: u64,
+    /// Bytes held per shard, by this loader's records.
+    bytes: Vec<u64>,
+    /// Puts that had expired by `now_ms`.
+    pub expired: u64,
+}
+
+impl<'t> BulkLoader<'t> {
+    /// A loader whose records all take `version` and expire against `now_ms`.
+    pub fn new(tier: &'t MemoryTier, share: Share, version: u64, now_ms: u64) -> Self {
+        BulkLoader {
+            tier,
+            share,
+            version,
+            now_ms,
+            bytes: vec![0; SHARDS],
+            expired: 0,
+        }
+    }
+
+    /// The bytes this loader's entries hold.
+    pub fn bytes(&self) -> u64 {
+        self.bytes.iter().sum()
+    }
+
+    /// Stores this loader's share of one raw block's records, in order; returns how
+    /// many records the block held. A bad key or value is an error, as in any write.
+    pub fn load_block(&mut self, raw: &[u8]) -> Result<u64> {
+        let mut pending: Vec<Pending<'_>> = Vec::new();
+        let n = decode_records(raw, |record| {
+            let key = match record {
+                Record::Clear => {
+                    self.apply(&mut pending);
+                    self.clear_own_shards();
+                    return Ok(());
+                }
+                Record::Put { key, value, .. } => {
+                    check_value(value)?;
+                    key
+                }
+                Record::Tombstone { key } => key,
+            };
+            check_key(key)?;
+            let hash = self.tier.map.hash_usize(&key) as u64;
+            let shard = self.tier.map.determine_shard(hash as usize);
+            if self.share.owns(shard) {
+                pending.push(Pending {
+                    hash,
+                    shard: shard as u16,
+                    record,
+                });
+            }
+            Ok(())
+        })?;
+        self.apply(&mut pending);
+        Ok(n)
+    }
+
+    /// Empties this loader's shards (a clear record in a chain).
+    fn clear_own_shards(&mut self) {
+        for (i, shard) in self.tier.map.shards().iter().enumerate() {
+            if self.share.owns(i) {
+                shard.write().clear();
+                self.bytes[i] = 0;
+            }
+        }
+    }
+
+    /// Stores the pending records shard by shard, in their order within each shard.
+    fn apply(&mut self, pending: &mut Vec<Pending<'_>>) {
+        if pending.is_empty() {
+            return;
+        }
+        let mut starts = vec![0usize; SHARDS + 1];
+        for p in pending.iter() {
+            starts[p.shard as usize + 1] += 1;
+        }
+        for i in 0..SHARDS {
+            starts[i + 1] += starts[i];
+        }
+        let mut next = starts.clone();
+        let mut ordered = vec![pending[0]; pending.len()];
+        for p in pending.iter() {
+            let at = &mut next[p.shard as usize];
+            ordered[*at] = *p;
+            *at += 1;
+        }
+        pending.clear();
+        let shards = self.tier.map.shards();
+        for shard in 0..SHARDS {
+            let group = &ordered[starts[shard]..starts[shard + 1]];
+            if group.is_empty() {
+                continue;
+            }
+            let mut table = shards[shard].write();
+            for p in group {
+                self.store(&mut table, shard, p);
+            }
+        }
+    }
+
+    fn store(&mut self, table: &mut ShardTable, shard: usize, p: &Pending<'_>) {
+        let (key, put) = match p.record {
+            Record::Put {
+                key,
+                expires_at,
+                value,
+            } => {
+                if is_expired(expires_at, self.now_ms) {
+                    self.expired += 1;
+                    (key, None)
+                } else {
+                    (key, Some((expires_at, value)))
+                }
+            }
+            Record::Tombstone { key } => (key, None),
+            Record::Clear => return,
+        };
+        let eq = |(k, _): &(KeyBytes, SharedValue<Entry>)| k.as_slice() == key;
+        let Some((expires_at, value)) = put else {
+            if let Some((_, old)) = table.remove_entry(p.hash, eq) {
+                self.bytes[shard] -= old_size(key, old.get());
+            }
+            return;
+        };
+        self.bytes[shard] += entry_size(key.len(), value.len());
+        let entry = Entry {
+            value: Some(value.into()),
+            expires_at,
+            version: self.version,
+            prev: None,
+        };
+        match table.find(p.hash, eq) {
+            Some(bucket) => {
+                // SAFETY: the bucket was just found in `table`, whose write lock is
+                // held, so it is valid and no one else refers to it.
+                let (_, slot) = unsafe { bucket.as_mut() };
+                let old = std::mem::replace(slot.get_mut(), entry);
+                self.bytes[shard] -= old_size(key, &old);
+            }
+            None => {
+                let map = &self.tier.map;
+                table.insert(p.hash, (key.into(), SharedValue::new(entry)), |(k, _)| {
+                    map.hash_usize(k) as u64
+                });
+            }
+        }
+    }
+}
+
+/// The table inside one shard of the map.
+type ShardTable = hashbrown::raw::RawTable<(KeyBytes, SharedValue<Entry>)>;
+
+fn old_size(key: &[u8], e: &Entry) -> u64 {
+    e.value
+        .as_ref()
+        .map_or(0, |v| entry_size(key.len(), v.len()))
+}
