@@ -28,6 +28,8 @@ fn io(path: &Path, what: &str, e: std::io::Error) -> Error {
 struct Block {
     raw: Vec<u8>,
     starts: Vec<u32>,
+    /// Each record's key head (see [`key_head`]), for sorting.
+    heads: Vec<u128>,
     records: u32,
     stored: Vec<u8>,
     head: [u8; 16],
@@ -39,6 +41,7 @@ impl Block {
         Block {
             raw: Vec::with_capacity(BLOCK_TARGET + 4096),
             starts: Vec::new(),
+            heads: Vec::new(),
             records: 0,
             stored: Vec::new(),
             head: [0u8; 16],
@@ -64,7 +67,7 @@ struct Packer {
 }
 
 /// A record of a block being sorted: 8 bytes of its key as a big-endian number
-/// (zero-padded), taken just past the prefix every key of the block shares, so most
+/// (zero-padded), taken just past the bytes every key of the block shares, so most
 /// comparisons are one integer comparison; and where the record lies.
 #[derive(Clone, Copy)]
 struct SortKey {
@@ -73,21 +76,14 @@ struct SortKey {
     end: u32,
 }
 
-/// How many leading bytes all of `keys` share (at most 255).
-fn shared_prefix<'a>(mut keys: impl Iterator<Item = &'a [u8]>) -> usize {
-    let Some(first) = keys.next() else { return 0 };
-    let mut shared = first.len().min(255);
-    for key in keys {
-        shared = first[..shared]
-            .iter()
-            .zip(key)
-            .take_while(|(a, b)| a == b)
-            .count();
-        if shared == 0 {
-            break;
-        }
-    }
-    shared
+/// A key's first 16 bytes as a big-endian number, zero-padded. Zero padding never
+/// orders two keys against their byte order: where heads differ, so do the keys, the
+/// same way (a key that ends early is a prefix of the other, so it sorts first).
+fn key_head(key: &[u8]) -> u128 {
+    let mut head = [0u8; 16];
+    let n = key.len().min(16);
+    head[..n].copy_from_slice(&key[..n]);
+    u128::from_be_bytes(head)
 }
 
 impl Packer {
@@ -104,22 +100,23 @@ impl Packer {
     /// whose sort words are equal are compared by their whole keys.
     fn sort_block(&mut self, b: &Block) {
         let raw = &b.raw;
-        let key = |start: u32| crate::checkpoint_format::record_key(raw, start as usize);
-        let skip = shared_prefix(b.starts.iter().map(|&s| key(s)));
+        // The leading bytes all heads share (at most 8), skipped by the sort words.
+        let first = b.heads.first().copied().unwrap_or(0);
+        let same_bits = b.heads.iter().map(|h| (h ^ first).leading_zeros()).min();
+        let skip = (same_bits.unwrap_or(0) / 8).min(8);
         self.order.clear();
-        self.order
-            .extend(b.starts.iter().enumerate().map(|(i, &start)| {
-                let end = b.starts.get(i + 1).map_or(raw.len() as u32, |&e| e);
-                let rest = key(start).get(skip..).unwrap_or_default();
-                let mut word = [0u8; 8];
-                let n = rest.len().min(8);
-                word[..n].copy_from_slice(&rest[..n]);
-                SortKey {
-                    word: u64::from_be_bytes(word),
+        self.order.extend(
+            b.starts
+                .iter()
+                .zip(&b.heads)
+                .enumerate()
+                .map(|(i, (&start, &head))| SortKey {
+                    word: ((head << (8 * skip)) >> 64) as u64,
                     start,
-                    end,
-                }
-            }));
+                    end: b.starts.get(i + 1).map_or(raw.len() as u32, |&e| e),
+                }),
+        );
+        let key = |start: u32| crate::checkpoint_format::record_key(raw, start as usize);
         self.order.sort_unstable_by(|x, y| {
             x.word
                 .cmp(&y.word)
@@ -293,6 +290,10 @@ impl CheckpointWriter {
             self.sealed.push(std::mem::replace(&mut self.block, next));
         }
         self.block.starts.push(self.block.raw.len() as u32);
+        self.block.heads.push(match record {
+            Record::Put { key, .. } | Record::Tombstone { key } => key_head(key),
+            Record::Clear => 0,
+        });
         record.encode_into(&mut self.block.raw);
         self.block.records += 1;
         self.record_count += 1;
@@ -321,6 +322,7 @@ impl CheckpointWriter {
         let mut next = self.spare.try_recv().unwrap_or_else(|_| Block::new());
         next.raw.clear();
         next.starts.clear();
+        next.heads.clear();
         next.records = 0;
         next
     }
@@ -455,6 +457,7 @@ mod tests {
         let mut b = Block::new();
         for (i, key) in keys.iter().enumerate() {
             b.starts.push(b.raw.len() as u32);
+            b.heads.push(key_head(key));
             let value = i.to_le_bytes();
             Record::Put {
                 key,
