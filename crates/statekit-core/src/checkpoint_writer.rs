@@ -10,6 +10,7 @@ use std::sync::mpsc::{channel, sync_channel, Receiver, Sender, SyncSender, TrySe
 use std::thread::JoinHandle;
 
 use crate::block_codec::BlockEncoder;
+use crate::block_sort::{key_head, BlockSorter};
 use crate::checkpoint_format::{Compression, Footer, Header, Record, BLOCK_TARGET, MAX_METADATA};
 use crate::error::{Error, ErrorCode, Result};
 
@@ -62,28 +63,8 @@ struct Written {
 struct Packer {
     encoder: BlockEncoder,
     sort: bool,
-    order: Vec<SortKey>,
+    sorter: BlockSorter,
     sorted: Vec<u8>,
-}
-
-/// A record of a block being sorted: 8 bytes of its key as a big-endian number
-/// (zero-padded), taken just past the bytes every key of the block shares, so most
-/// comparisons are one integer comparison; and where the record lies.
-#[derive(Clone, Copy)]
-struct SortKey {
-    word: u64,
-    start: u32,
-    end: u32,
-}
-
-/// A key's first 16 bytes as a big-endian number, zero-padded. Zero padding never
-/// orders two keys against their byte order: where heads differ, so do the keys, the
-/// same way (a key that ends early is a prefix of the other, so it sorts first).
-fn key_head(key: &[u8]) -> u128 {
-    let mut head = [0u8; 16];
-    let n = key.len().min(16);
-    head[..n].copy_from_slice(&key[..n]);
-    u128::from_be_bytes(head)
 }
 
 impl Packer {
@@ -91,48 +72,16 @@ impl Packer {
         Packer {
             encoder: BlockEncoder::new(compression),
             sort: sort && compression != Compression::None,
-            order: Vec::new(),
+            sorter: BlockSorter::default(),
             sorted: Vec::new(),
-        }
-    }
-
-    /// Orders a block's records by key, which makes it compress far better. Records
-    /// whose sort words are equal are compared by their whole keys.
-    fn sort_block(&mut self, b: &Block) {
-        let raw = &b.raw;
-        // The leading bytes all heads share (at most 8), skipped by the sort words.
-        let first = b.heads.first().copied().unwrap_or(0);
-        let same_bits = b.heads.iter().map(|h| (h ^ first).leading_zeros()).min();
-        let skip = (same_bits.unwrap_or(0) / 8).min(8);
-        self.order.clear();
-        self.order.extend(
-            b.starts
-                .iter()
-                .zip(&b.heads)
-                .enumerate()
-                .map(|(i, (&start, &head))| SortKey {
-                    word: ((head << (8 * skip)) >> 64) as u64,
-                    start,
-                    end: b.starts.get(i + 1).map_or(raw.len() as u32, |&e| e),
-                }),
-        );
-        let key = |start: u32| crate::checkpoint_format::record_key(raw, start as usize);
-        self.order.sort_unstable_by(|x, y| {
-            x.word
-                .cmp(&y.word)
-                .then_with(|| key(x.start).cmp(key(y.start)))
-        });
-        self.sorted.clear();
-        for k in &self.order {
-            self.sorted
-                .extend_from_slice(&raw[k.start as usize..k.end as usize]);
         }
     }
 
     /// Orders (if asked) and compresses a block into its `stored` buffer and header.
     fn pack(&mut self, b: &mut Block) -> Result<()> {
         if self.sort {
-            self.sort_block(b);
+            self.sorter
+                .sort_into(&b.raw, &b.starts, &b.heads, &mut self.sorted);
         }
         let raw = if self.sort { &self.sorted } else { &b.raw };
         self.encoder
@@ -445,79 +394,4 @@ pub fn sync_dir(path: &Path) -> Result<()> {
     File::open(dir)
         .and_then(|d| d.sync_all())
         .map_err(|e| io(dir, "fsync directory", e))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::checkpoint_format::decode_records;
-    use proptest::prelude::*;
-
-    fn block_of(keys: &[Vec<u8>]) -> Block {
-        let mut b = Block::new();
-        for (i, key) in keys.iter().enumerate() {
-            b.starts.push(b.raw.len() as u32);
-            b.heads.push(key_head(key));
-            let value = i.to_le_bytes();
-            Record::Put {
-                key,
-                expires_at: (i % 2) as u64 * 7,
-                value: &value,
-            }
-            .encode_into(&mut b.raw);
-            b.records += 1;
-        }
-        b
-    }
-
-    fn sorted_keys(keys: &[Vec<u8>]) -> Vec<Vec<u8>> {
-        let mut p = Packer::new(Compression::Zstd(1), true);
-        p.sort_block(&block_of(keys));
-        let mut out = Vec::new();
-        let n = decode_records(&p.sorted, |r| {
-            if let Record::Put { key, .. } = r {
-                out.push(key.to_vec());
-            }
-            Ok(())
-        });
-        assert_eq!(n.ok(), Some(keys.len() as u64));
-        out
-    }
-
-    #[test]
-    fn shared_prefixes_and_lengths_sort_as_bytes() {
-        let keys: Vec<Vec<u8>> = [
-            "user:0000000012",
-            "user:00000000123",
-            "user:0000000012\0",
-            "user:000000001",
-            "user:00000000120000000001",
-            "user:00000000120000000000",
-            "user:",
-        ]
-        .iter()
-        .map(|k| k.as_bytes().to_vec())
-        .collect();
-        let mut expected = keys.clone();
-        expected.sort();
-        assert_eq!(sorted_keys(&keys), expected);
-    }
-
-    proptest! {
-        #[test]
-        fn a_sorted_block_holds_the_same_records_in_key_order(
-            prefix in proptest::collection::vec(any::<u8>(), 0..20),
-            tails in proptest::collection::btree_set(proptest::collection::vec(0u8..4, 0..12), 1..200),
-        ) {
-            let keys: Vec<Vec<u8>> = tails
-                .iter()
-                .rev()
-                .map(|t| [prefix.as_slice(), t].concat())
-                .filter(|k| !k.is_empty())
-                .collect();
-            let mut expected = keys.clone();
-            expected.sort();
-            prop_assert_eq!(sorted_keys(&keys), expected);
-        }
-    }
 }

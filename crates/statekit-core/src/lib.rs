@@ -2,6 +2,7 @@
 //! N-API: the binding crate converts arguments and errors and calls into this.
 
 pub mod block_codec;
+pub mod block_sort;
 pub mod checkpoint;
 pub mod checkpoint_format;
 pub mod checkpoint_reader;
