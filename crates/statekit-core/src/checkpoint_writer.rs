@@ -13,6 +13,7 @@ use crate::block_codec::BlockEncoder;
 use crate::block_sort::{key_head, BlockSorter};
 use crate::checkpoint_format::{Compression, Footer, Header, Record, BLOCK_TARGET, MAX_METADATA};
 use crate::error::{Error, ErrorCode, Result};
+use crate::writeback::start_writeback;
 
 /// The suffix of a checkpoint being written; stray ones are safe to delete.
 pub const TEMP_SUFFIX: &str = ".tmp";
@@ -113,8 +114,13 @@ struct Sink {
     footer: Footer,
     body_crc: u32,
     body_len: usize,
+    /// The body length when writeback was last started.
+    writeback_at: usize,
     spare: Sender<Block>,
 }
+
+/// How many bytes are written between two requests to start writeback.
+const WRITEBACK_EVERY: usize = 4 << 20;
 
 impl Sink {
     fn write_body(&mut self, bytes: &[u8]) -> Result<()> {
@@ -130,7 +136,13 @@ impl Sink {
         self.footer.raw_bytes += b.raw_len as u64;
         self.footer.body_bytes += (b.head.len() + b.stored.len()) as u64;
         self.write_body(&b.head)?;
-        self.write_body(&b.stored)
+        self.write_body(&b.stored)?;
+        if self.body_len - self.writeback_at >= WRITEBACK_EVERY {
+            self.file.flush().map_err(|e| io(&self.tmp, "write", e))?;
+            start_writeback(self.file.get_ref());
+            self.writeback_at = self.body_len;
+        }
+        Ok(())
     }
 
     fn run(mut self, jobs: Receiver<Job>) -> Result<Written> {
@@ -210,6 +222,7 @@ impl CheckpointWriter {
             footer: Footer::default(),
             body_crc: 0,
             body_len: 0,
+            writeback_at: 0,
             spare: spare_tx,
         };
         let handle = std::thread::Builder::new()

@@ -26,5 +26,6 @@ pub mod sled_snapshot;
 pub mod sled_tier;
 pub mod stats;
 pub mod ttl;
+mod writeback;
 
 pub use error::{Error, ErrorCode, Result};
