@@ -39,6 +39,19 @@ struct Block {
 }
 
 impl Block {
+    /// A block with no buffers yet.
+    fn empty() -> Self {
+        Block {
+            raw: Vec::new(),
+            starts: Vec::new(),
+            heads: Vec::new(),
+            records: 0,
+            stored: Vec::new(),
+            head: [0u8; 16],
+            raw_len: 0,
+        }
+    }
+
     fn new() -> Self {
         Block {
             raw: Vec::with_capacity(BLOCK_TARGET + 4096),
@@ -55,6 +68,7 @@ impl Block {
 /// What the writing thread has written.
 struct Written {
     file: BufWriter<File>,
+    packer: Packer,
     footer: Footer,
     body_crc: u32,
     body_len: usize,
@@ -62,6 +76,7 @@ struct Written {
 
 /// Orders and compresses blocks; the writing thread and the caller each have one.
 struct Packer {
+    compression: Compression,
     encoder: BlockEncoder,
     sort: bool,
     sorter: BlockSorter,
@@ -71,6 +86,7 @@ struct Packer {
 impl Packer {
     fn new(compression: Compression, sort: bool) -> Self {
         Packer {
+            compression,
             encoder: BlockEncoder::new(compression),
             sort: sort && compression != Compression::None,
             sorter: BlockSorter::default(),
@@ -97,6 +113,65 @@ impl Packer {
         head[12..16].copy_from_slice(&crc.to_le_bytes());
         b.head = head;
         Ok(())
+    }
+}
+
+/// Buffers kept from one checkpoint to the next, so a checkpoint does not page in tens
+/// of megabytes of fresh memory (and zero it) before it can fill them: at most
+/// [`POOL_BLOCKS`] blocks and [`POOL_PACKERS`] packers, each holding what its largest
+/// block needed (about 45 MB in all after a checkpoint of 100 MB of records).
+struct Pool {
+    blocks: Vec<Block>,
+    packers: Vec<Packer>,
+}
+
+const POOL_BLOCKS: usize = 6;
+const POOL_PACKERS: usize = 2;
+
+static POOL: parking_lot::Mutex<Pool> = parking_lot::Mutex::new(Pool {
+    blocks: Vec::new(),
+    packers: Vec::new(),
+});
+
+/// An empty block, from the pool if it has one.
+fn pooled_block() -> Block {
+    let mut b = POOL.lock().blocks.pop().unwrap_or_else(Block::new);
+    b.raw.clear();
+    b.starts.clear();
+    b.heads.clear();
+    b.records = 0;
+    b
+}
+
+/// A packer for this compression, from the pool if it has one.
+fn pooled_packer(compression: Compression, sort: bool) -> Packer {
+    let mut pool = POOL.lock();
+    match pool
+        .packers
+        .iter()
+        .position(|p| p.compression == compression)
+    {
+        Some(i) => {
+            let mut p = pool.packers.swap_remove(i);
+            p.sort = sort && compression != Compression::None;
+            p
+        }
+        None => Packer::new(compression, sort),
+    }
+}
+
+/// Gives buffers back to the pool, keeping no more than it holds.
+fn recycle(blocks: impl IntoIterator<Item = Block>, packers: impl IntoIterator<Item = Packer>) {
+    let mut pool = POOL.lock();
+    for b in blocks {
+        if pool.blocks.len() < POOL_BLOCKS && b.raw.capacity() > 0 {
+            pool.blocks.push(b);
+        }
+    }
+    for p in packers {
+        if pool.packers.len() < POOL_PACKERS && p.compression != Compression::None {
+            pool.packers.push(p);
+        }
     }
 }
 
@@ -162,6 +237,7 @@ impl Sink {
         }
         Ok(Written {
             file: self.file,
+            packer: self.packer,
             footer: self.footer,
             body_crc: self.body_crc,
             body_len: self.body_len,
@@ -217,7 +293,7 @@ impl CheckpointWriter {
         let (spare_tx, spare) = channel::<Block>();
         let sink = Sink {
             file,
-            packer: Packer::new(header.compression, sort_blocks),
+            packer: pooled_packer(header.compression, sort_blocks),
             tmp: tmp.clone(),
             footer: Footer::default(),
             body_crc: 0,
@@ -233,10 +309,10 @@ impl CheckpointWriter {
             tmp,
             dest: dest.to_path_buf(),
             header,
-            block: Block::new(),
+            block: pooled_block(),
             sealed: Vec::new(),
             record_count: 0,
-            packer: Packer::new(compression, sort_blocks),
+            packer: pooled_packer(compression, sort_blocks),
             to_sink: Some(to_sink),
             sink: Some(handle),
             spare,
@@ -281,12 +357,16 @@ impl CheckpointWriter {
 
     /// An empty block, reusing one the writing thread has finished with if it can.
     fn fresh_block(&mut self) -> Block {
-        let mut next = self.spare.try_recv().unwrap_or_else(|_| Block::new());
-        next.raw.clear();
-        next.starts.clear();
-        next.heads.clear();
-        next.records = 0;
-        next
+        match self.spare.try_recv() {
+            Ok(mut next) => {
+                next.raw.clear();
+                next.starts.clear();
+                next.heads.clear();
+                next.records = 0;
+                next
+            }
+            Err(_) => pooled_block(),
+        }
     }
 
     fn send_open_block(&mut self) -> Result<()> {
@@ -351,10 +431,12 @@ impl CheckpointWriter {
         self.send_open_block()?;
         let Written {
             mut file,
+            packer,
             mut footer,
             body_crc,
             body_len,
         } = self.join_sink()?;
+        recycle([], [packer]);
         footer.record_count = self.record_count;
         let fields = footer.encode_fields();
         let body_crc = crc32c::crc32c_append(body_crc, &fields);
@@ -395,6 +477,11 @@ impl Drop for CheckpointWriter {
         if let Some(h) = self.sink.take() {
             let _ = h.join();
         }
+        let open = std::mem::replace(&mut self.block, Block::empty());
+        let sealed = std::mem::take(&mut self.sealed);
+        let returned: Vec<Block> = self.spare.try_iter().collect();
+        let packer = std::mem::replace(&mut self.packer, Packer::new(Compression::None, false));
+        recycle(returned.into_iter().chain(sealed).chain([open]), [packer]);
     }
 }
 
