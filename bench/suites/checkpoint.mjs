@@ -2,7 +2,7 @@
 // and ~100-byte JSON values. statekit's checkpoint and restore (memory tier, zstd)
 // against the pure-JS way (a Map, JSON.stringify, gzip level 1, a file, and back), in
 // the same run, with the event loop's longest stall during each.
-// Usage: node --expose-gc bench/checkpoint.mjs [--quick] [--rounds N]
+// Usage: node --expose-gc bench/suites/checkpoint.mjs [--quick] [--rounds N]
 import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
@@ -12,7 +12,7 @@ import { MemoryBackend, SledBackend } from '../../dist/index.js'
 
 const quick = process.argv.includes('--quick')
 const roundsArg = process.argv.indexOf('--rounds')
-const ROUNDS = roundsArg === -1 ? (quick ? 1 : 3) : Number(process.argv[roundsArg + 1])
+const ROUNDS = roundsArg === -1 ? (quick ? 1 : 5) : Number(process.argv[roundsArg + 1])
 const SIZES = quick ? [1_000, 100_000] : [1_000, 100_000, 1_000_000]
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'statekit-cpbench-'))
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]
@@ -31,9 +31,10 @@ function makeEntries(n) {
 // Runs fn while a 1 ms timer probe watches the event loop; returns [ms, max stall ms].
 async function timed(fn) {
   // Start each measurement from a settled heap, so the garbage of the previous step
-  // (V8's concurrent GC threads) does not compete for the two cores.
+  // (V8's concurrent GC threads, freeing a million-entry Map) does not compete for the
+  // two cores.
   globalThis.gc?.()
-  await new Promise((r) => setTimeout(r, 20))
+  await new Promise((r) => setTimeout(r, 100))
   const probe = gapProbe()
   await new Promise((r) => setTimeout(r, 3))
   const t0 = ms()
