@@ -248,47 +248,15 @@ impl MemoryTier {
         Ok(())
     }
 
-    /// Stores an entry with an absolute expiry as it is (restore), judging expiry at
-    /// `now_ms`. An entry that has already expired is not stored, and any older value
-    /// of its key is removed; returns whether it was stored.
-    pub fn insert_absolute(
-        &self,
-        key: &[u8],
-        value: &[u8],
-        expires_at: u64,
-        now_ms: u64,
-    ) -> Result<bool> {
-        check_key(key)?;
-        check_value(value)?;
-        if is_expired(expires_at, now_ms) {
-            self.remove(key);
-            return Ok(false);
+    /// The cut of the running checkpoint that a write with this version must keep the
+    /// old value aside for: none (0) if no checkpoint runs, or if the write took its
+    /// version before the cut (it belongs to the checkpoint, which reads its value),
+    /// even when it lands after the checkpoint started.
+    fn cut_for(&self, version: u64) -> u64 {
+        match self.snapshot.active_cut() {
+            cut if cut != 0 && version > cut => cut,
+            _ => 0,
         }
-        if self.snapshot.active_cut() != 0 {
-            self.insert(key, value, expires_at);
-            return Ok(true);
-        }
-        // No checkpoint runs: one hash lookup, as a restore mostly adds new keys.
-        let entry = Entry {
-            value: Some(value.into()),
-            expires_at,
-            version: self.seq.fetch_add(1, SeqCst),
-            prev: None,
-        };
-        self.memory_bytes
-            .fetch_add(entry_size(key.len(), value.len()), Relaxed);
-        if let Some(old) = self.map.insert(key.into(), entry) {
-            match old.value {
-                Some(v) => {
-                    self.memory_bytes
-                        .fetch_sub(entry_size(key.len(), v.len()), Relaxed);
-                }
-                None => {
-                    self.tombstones.fetch_sub(1, Relaxed);
-                }
-            }
-        }
-        Ok(true)
     }
 
     fn expiry(&self, ttl: Ttl) -> u64 {
@@ -304,7 +272,7 @@ impl MemoryTier {
         let mut old_len = None;
         match self.map.get_mut(key) {
             Some(mut slot) => {
-                let cut = self.snapshot.active_cut();
+                let cut = self.cut_for(version);
                 let e = &mut *slot;
                 old_len = e.value.as_ref().map(|v| v.len());
                 if e.value.is_none() {
@@ -349,7 +317,7 @@ impl MemoryTier {
         let gone = self.map.remove_if_mut(key, |_, e| {
             let Some(v) = &e.value else { return false };
             removed = Some((v.len(), is_expired(e.expires_at, now)));
-            let cut = self.snapshot.active_cut();
+            let cut = self.cut_for(version);
             if e.needed_by(cut) {
                 e.preserve(cut);
                 e.value = None;
@@ -487,11 +455,9 @@ impl MemoryTier {
 
     /// Drops what the checkpoint with this cut kept: tombstones and moved-aside values.
     pub(crate) fn release_snapshot(&self, cut: u64) {
-        // Every write takes a version before it looks for a running checkpoint, so if
-        // none was taken after the cut and no tombstone is left, no write kept anything
-        // aside for it, and the scan is skipped. (A write whose version came just before
-        // the cut but which saw the checkpoint running may have moved a value aside: later
-        // checkpoints ignore it, and the entry's next write drops it.)
+        // Only a write whose version is above the cut keeps anything aside for it (see
+        // `cut_for`; a clear also leaves tombstones), so if no version was taken after
+        // the cut and no tombstone is left, there is nothing to drop.
         if self.seq.load(SeqCst) == cut + 1 && self.tombstones.load(SeqCst) == 0 {
             return;
         }
