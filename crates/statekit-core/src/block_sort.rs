@@ -36,6 +36,11 @@ pub struct BlockSorter {
 }
 
 impl BlockSorter {
+    /// The bytes its buffers hold on to.
+    pub fn capacity_bytes(&self) -> usize {
+        (self.order.capacity() + self.spare.capacity()) * std::mem::size_of::<SortKey>()
+    }
+
     /// Writes the records of `raw` (which start at `starts`, with key heads `heads`)
     /// into `out` in key order.
     pub fn sort_into(&mut self, raw: &[u8], starts: &[u32], heads: &[u128], out: &mut Vec<u8>) {

@@ -52,6 +52,15 @@ impl Block {
         }
     }
 
+    /// Whether the pool should keep it: it has buffers, and not oversized ones.
+    fn worth_keeping(&self) -> bool {
+        let held = self.raw.capacity()
+            + self.stored.capacity()
+            + self.starts.capacity() * 4
+            + self.heads.capacity() * 16;
+        self.raw.capacity() > 0 && held <= POOL_ITEM_MAX
+    }
+
     fn new() -> Self {
         Block {
             raw: Vec::with_capacity(BLOCK_TARGET + 4096),
@@ -84,6 +93,12 @@ struct Packer {
 }
 
 impl Packer {
+    /// Whether the pool should keep it: it compresses, and its buffers are not oversized.
+    fn worth_keeping(&self) -> bool {
+        let held = self.sorted.capacity() + self.sorter.capacity_bytes();
+        self.compression != Compression::None && held <= POOL_ITEM_MAX
+    }
+
     fn new(compression: Compression, sort: bool) -> Self {
         Packer {
             compression,
@@ -119,7 +134,9 @@ impl Packer {
 /// Buffers kept from one checkpoint to the next, so a checkpoint does not page in tens
 /// of megabytes of fresh memory (and zero it) before it can fill them: at most
 /// [`POOL_BLOCKS`] blocks and [`POOL_PACKERS`] packers, each holding what its largest
-/// block needed (about 45 MB in all after a checkpoint of 100 MB of records).
+/// block needed (about 45 MB in all after a checkpoint of 100 MB of records). One that
+/// grew past [`POOL_ITEM_MAX`] (a huge value, or millions of tiny records in a block)
+/// is freed instead.
 struct Pool {
     blocks: Vec<Block>,
     packers: Vec<Packer>,
@@ -127,6 +144,7 @@ struct Pool {
 
 const POOL_BLOCKS: usize = 6;
 const POOL_PACKERS: usize = 2;
+const POOL_ITEM_MAX: usize = 3 * BLOCK_TARGET;
 
 static POOL: parking_lot::Mutex<Pool> = parking_lot::Mutex::new(Pool {
     blocks: Vec::new(),
@@ -164,12 +182,12 @@ fn pooled_packer(compression: Compression, sort: bool) -> Packer {
 fn recycle(blocks: impl IntoIterator<Item = Block>, packers: impl IntoIterator<Item = Packer>) {
     let mut pool = POOL.lock();
     for b in blocks {
-        if pool.blocks.len() < POOL_BLOCKS && b.raw.capacity() > 0 {
+        if pool.blocks.len() < POOL_BLOCKS && b.worth_keeping() {
             pool.blocks.push(b);
         }
     }
     for p in packers {
-        if pool.packers.len() < POOL_PACKERS && p.compression != Compression::None {
+        if pool.packers.len() < POOL_PACKERS && p.worth_keeping() {
             pool.packers.push(p);
         }
     }
@@ -494,4 +512,26 @@ pub fn sync_dir(path: &Path) -> Result<()> {
     File::open(dir)
         .and_then(|d| d.sync_all())
         .map_err(|e| io(dir, "fsync directory", e))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_pool_keeps_ordinary_buffers_but_not_oversized_ones() {
+        let mut b = Block::new();
+        b.raw.extend_from_slice(&[7u8; 1000]);
+        assert!(b.worth_keeping());
+        assert!(!Block::empty().worth_keeping());
+        // A block that held one huge record.
+        b.raw.resize(POOL_ITEM_MAX + 1, 0);
+        assert!(!b.worth_keeping());
+
+        let mut p = Packer::new(Compression::Zstd(1), true);
+        assert!(p.worth_keeping());
+        assert!(!Packer::new(Compression::None, false).worth_keeping());
+        p.sorted.resize(POOL_ITEM_MAX + 1, 0);
+        assert!(!p.worth_keeping());
+    }
 }

@@ -9,7 +9,7 @@
 use dashmap::SharedValue;
 
 use crate::checkpoint_format::{decode_records, Record};
-use crate::error::Result;
+use crate::error::{Error, ErrorCode, Result};
 use crate::key_bytes::KeyBytes;
 use crate::limits::{check_key, check_value};
 use crate::memory::{entry_size, Entry, MemoryTier, SHARDS};
@@ -66,9 +66,11 @@ impl<'t> BulkLoader<'t> {
         }
     }
 
-    /// The bytes this loader's entries hold.
+    /// The bytes this loader's entries hold. Per shard, a count can go below zero
+    /// (wrapping) when another thread stored the value this one replaced; the totals of
+    /// all loaders together are exact.
     pub fn bytes(&self) -> u64 {
-        self.bytes.iter().sum()
+        self.bytes.iter().fold(0u64, |sum, b| sum.wrapping_add(*b))
     }
 
     /// Stores this loader's share of one raw block's records, in order; returns how
@@ -76,6 +78,14 @@ impl<'t> BulkLoader<'t> {
     pub fn load_block(&mut self, raw: &[u8]) -> Result<u64> {
         let mut pending: Vec<Pending<'_>> = Vec::new();
         let n = decode_records(raw, |record| {
+            if self.share == Share::All && !matches!(record, Record::Put { .. }) {
+                // Blocks are split between threads only for a full checkpoint, which
+                // holds nothing but puts (docs/checkpoint-format.md).
+                return Err(Error::new(
+                    ErrorCode::Corrupt,
+                    "a full checkpoint holds a tombstone or clear record",
+                ));
+            }
             let key = match record {
                 Record::Clear => {
                     self.apply(&mut pending);
@@ -167,11 +177,11 @@ impl<'t> BulkLoader<'t> {
         let eq = |(k, _): &(KeyBytes, SharedValue<Entry>)| k.as_slice() == key;
         let Some((expires_at, value)) = put else {
             if let Some((_, old)) = table.remove_entry(p.hash, eq) {
-                self.bytes[shard] -= old_size(key, old.get());
+                self.bytes[shard] = self.bytes[shard].wrapping_sub(old_size(key, old.get()));
             }
             return;
         };
-        self.bytes[shard] += entry_size(key.len(), value.len());
+        self.bytes[shard] = self.bytes[shard].wrapping_add(entry_size(key.len(), value.len()));
         let entry = Entry {
             value: Some(value.into()),
             expires_at,
@@ -184,7 +194,7 @@ impl<'t> BulkLoader<'t> {
                 // held, so it is valid and no one else refers to it.
                 let (_, slot) = unsafe { bucket.as_mut() };
                 let old = std::mem::replace(slot.get_mut(), entry);
-                self.bytes[shard] -= old_size(key, &old);
+                self.bytes[shard] = self.bytes[shard].wrapping_sub(old_size(key, &old));
             }
             None => {
                 let map = &self.tier.map;

@@ -364,10 +364,10 @@ pub mod io {
                 })
                 .collect()
         });
-        let (mut bytes, mut expired) = (0, 0);
+        let (mut bytes, mut expired) = (0u64, 0);
         for r in results {
             let (b, e) = r?;
-            bytes += b;
+            bytes = bytes.wrapping_add(b);
             expired += e;
         }
         tier.set_memory_bytes(bytes);

@@ -6,7 +6,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use statekit_core::checkpoint::CheckpointRequest;
-use statekit_core::checkpoint_format::{Compression, Kind};
+use statekit_core::checkpoint_format::{Compression, Header, Kind, Record};
+use statekit_core::checkpoint_writer::CheckpointWriter;
 use statekit_core::memory::{MemoryTier, PutEntry};
 use statekit_core::memory_snapshot::io::{restore, write};
 use statekit_core::range::KeyRange;
@@ -250,4 +251,76 @@ fn a_chain_counts_each_expired_put_once_and_drops_the_base_value() {
         "the base's value is not brought back"
     );
     assert_eq!(r.get(b"k03").unwrap(), Some(b"base".to_vec()));
+}
+
+/// A full checkpoint written by hand, with the given records.
+fn full_file(path: &std::path::Path, records: &[Record<'_>]) {
+    let header = Header {
+        kind: Kind::Full,
+        compression: Compression::Lz4,
+        id: 42,
+        base_id: 0,
+        created_at: 1_700_000_000_000,
+        entry_count: 0,
+        metadata: "{}".into(),
+    };
+    let mut w = CheckpointWriter::create(path, header).unwrap();
+    for r in records {
+        w.push(r).unwrap();
+    }
+    w.finish().unwrap();
+}
+
+#[test]
+fn a_full_checkpoint_with_a_tombstone_or_clear_is_corrupt() {
+    let dir = tempfile::tempdir().unwrap();
+    for (i, bad) in [Record::Tombstone { key: b"a" }, Record::Clear]
+        .into_iter()
+        .enumerate()
+    {
+        let path = dir.path().join(format!("bad-{i}.skc"));
+        let put = Record::Put {
+            key: b"a",
+            expires_at: 0,
+            value: b"1",
+        };
+        full_file(&path, &[put, bad]);
+        let err = restore(&path, Ttl::Never).err().unwrap();
+        assert_eq!(err.code, ErrorCode::Corrupt, "{}", err.message);
+        assert!(err.message.contains("full checkpoint"), "{}", err.message);
+    }
+}
+
+#[test]
+fn a_key_repeated_across_blocks_of_a_full_checkpoint_is_counted_once() {
+    // Not what statekit writes, but a file can say it: sizes must stay exact, whichever
+    // of the two restore threads stores the key last.
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("dup.skc");
+    let big = vec![b'x'; 600_000];
+    let small = vec![b'y'; 10];
+    let mut records = Vec::new();
+    for round in 0..16 {
+        // Each big value fills most of a block, so the repeats land in many blocks.
+        records.push(Record::Put {
+            key: b"dup",
+            expires_at: 0,
+            value: if round % 2 == 0 { &big } else { &small },
+        });
+        for _ in 0..8 {
+            records.push(Record::Put {
+                key: b"filler",
+                expires_at: 0,
+                value: &big,
+            });
+        }
+    }
+    full_file(&path, &records);
+    let (r, _) = restore(&path, Ttl::Never).unwrap();
+    let same = MemoryTier::new(Ttl::Never);
+    for (k, v) in dump(&r) {
+        same.put(&k, &v, Ttl::Default).unwrap();
+    }
+    assert_eq!(r.len(), 2);
+    assert_eq!(r.stats().memory_bytes, same.stats().memory_bytes);
 }
