@@ -64,13 +64,17 @@ impl Block {
     fn new() -> Self {
         Block {
             raw: Vec::with_capacity(BLOCK_TARGET + 4096),
-            starts: Vec::new(),
-            heads: Vec::new(),
-            records: 0,
-            stored: Vec::new(),
-            head: [0u8; 16],
-            raw_len: 0,
+            ..Block::empty()
         }
+    }
+
+    /// Empties it for reuse, keeping its buffers.
+    fn reset(mut self) -> Self {
+        self.raw.clear();
+        self.starts.clear();
+        self.heads.clear();
+        self.records = 0;
+        self
     }
 }
 
@@ -153,12 +157,8 @@ static POOL: parking_lot::Mutex<Pool> = parking_lot::Mutex::new(Pool {
 
 /// An empty block, from the pool if it has one.
 fn pooled_block() -> Block {
-    let mut b = POOL.lock().blocks.pop().unwrap_or_else(Block::new);
-    b.raw.clear();
-    b.starts.clear();
-    b.heads.clear();
-    b.records = 0;
-    b
+    let pooled = POOL.lock().blocks.pop();
+    pooled.map_or_else(Block::new, Block::reset)
 }
 
 /// A packer for this compression, from the pool if it has one.
@@ -376,13 +376,7 @@ impl CheckpointWriter {
     /// An empty block, reusing one the writing thread has finished with if it can.
     fn fresh_block(&mut self) -> Block {
         match self.spare.try_recv() {
-            Ok(mut next) => {
-                next.raw.clear();
-                next.starts.clear();
-                next.heads.clear();
-                next.records = 0;
-                next
-            }
+            Ok(next) => next.reset(),
             Err(_) => pooled_block(),
         }
     }

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
-use statekit_core::checkpoint::CheckpointRequest;
+use statekit_core::checkpoint::{CheckpointRequest, CheckpointSummary};
 use statekit_core::checkpoint_format::{Compression, Header, Kind, Record};
 use statekit_core::checkpoint_writer::CheckpointWriter;
 use statekit_core::memory::{MemoryTier, PutEntry};
@@ -21,6 +21,11 @@ fn req(path: &std::path::Path, kind: Kind) -> CheckpointRequest {
         compression: Compression::Zstd(1),
         metadata: "{}".into(),
     }
+}
+
+/// Takes a checkpoint of `t` to `path`.
+fn take(t: &Arc<MemoryTier>, path: &std::path::Path, kind: Kind) -> CheckpointSummary {
+    write(t.begin_snapshot(kind).unwrap(), &req(path, kind)).unwrap()
 }
 
 fn dump(t: &MemoryTier) -> BTreeMap<Vec<u8>, Vec<u8>> {
@@ -115,11 +120,7 @@ fn incremental_chains_restore_to_the_latest_state() {
             .unwrap();
     }
     let full = dir.path().join("0-full.skc");
-    write(
-        t.begin_snapshot(Kind::Full).unwrap(),
-        &req(&full, Kind::Full),
-    )
-    .unwrap();
+    take(&t, &full, Kind::Full);
     // Changes: overwrite, delete, delete then re-put, put with an expiring TTL.
     for i in 0..100u32 {
         t.put(format!("k{i:04}").as_bytes(), b"v2", Ttl::Default)
@@ -131,11 +132,7 @@ fn incremental_chains_restore_to_the_latest_state() {
     t.delete(b"k0300").unwrap();
     t.put(b"k0300", b"back", Ttl::Default).unwrap();
     let inc1 = dir.path().join("1-inc.skc");
-    let s1 = write(
-        t.begin_snapshot(Kind::Incremental).unwrap(),
-        &req(&inc1, Kind::Incremental),
-    )
-    .unwrap();
+    let s1 = take(&t, &inc1, Kind::Incremental);
     assert_eq!(
         s1.entries,
         100 + 100 + 1 + 1,
@@ -144,18 +141,10 @@ fn incremental_chains_restore_to_the_latest_state() {
     t.clear();
     t.put(b"after-clear", b"x", Ttl::Default).unwrap();
     let inc2 = dir.path().join("2-inc.skc");
-    write(
-        t.begin_snapshot(Kind::Incremental).unwrap(),
-        &req(&inc2, Kind::Incremental),
-    )
-    .unwrap();
+    take(&t, &inc2, Kind::Incremental);
     t.put(b"late", b"y", Ttl::Default).unwrap();
     let inc3 = dir.path().join("3-inc.skc");
-    write(
-        t.begin_snapshot(Kind::Incremental).unwrap(),
-        &req(&inc3, Kind::Incremental),
-    )
-    .unwrap();
+    take(&t, &inc3, Kind::Incremental);
 
     let (r, s) = restore(&inc3, Ttl::Never).unwrap();
     assert_eq!(s.chain.len(), 4);
@@ -176,11 +165,7 @@ fn incremental_chains_restore_to_the_latest_state() {
     // A restored tier bases its next incremental on what it restored.
     r1.put(b"k0999", b"v3", Ttl::Default).unwrap();
     let inc_r = dir.path().join("4-inc-from-restore.skc");
-    let sr = write(
-        r1.begin_snapshot(Kind::Incremental).unwrap(),
-        &req(&inc_r, Kind::Incremental),
-    )
-    .unwrap();
+    let sr = take(&r1, &inc_r, Kind::Incremental);
     assert_eq!(sr.entries, 1);
     assert_eq!(sr.base_id, Some(s1.id));
     // A missing base is reported.
@@ -200,11 +185,7 @@ fn expired_entries_are_left_out_and_dropped_on_restore() {
     t.put(b"stay", b"x", Ttl::Default).unwrap();
     std::thread::sleep(std::time::Duration::from_millis(5));
     let path = dir.path().join("ttl.skc");
-    let s = write(
-        t.begin_snapshot(Kind::Full).unwrap(),
-        &req(&path, Kind::Full),
-    )
-    .unwrap();
+    let s = take(&t, &path, Kind::Full);
     assert_eq!(s.entries, 2, "the expired entry is not written");
     std::thread::sleep(std::time::Duration::from_millis(350));
     let (r, info) = restore(&path, Ttl::Never).unwrap();
@@ -222,22 +203,14 @@ fn a_chain_counts_each_expired_put_once_and_drops_the_base_value() {
             .unwrap();
     }
     let full = dir.path().join("0-full.skc");
-    write(
-        t.begin_snapshot(Kind::Full).unwrap(),
-        &req(&full, Kind::Full),
-    )
-    .unwrap();
+    take(&t, &full, Kind::Full);
     // Overwritten with a short TTL: the incremental holds an expiring put of each.
     for i in 0..3u32 {
         t.put(format!("k{i:02}").as_bytes(), b"brief", Ttl::Ms(200))
             .unwrap();
     }
     let inc = dir.path().join("1-inc.skc");
-    write(
-        t.begin_snapshot(Kind::Incremental).unwrap(),
-        &req(&inc, Kind::Incremental),
-    )
-    .unwrap();
+    take(&t, &inc, Kind::Incremental);
     std::thread::sleep(std::time::Duration::from_millis(300));
     let (r, info) = restore(&inc, Ttl::Never).unwrap();
     assert_eq!(
