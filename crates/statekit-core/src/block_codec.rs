@@ -19,11 +19,14 @@ impl BlockEncoder {
         out.clear();
         match (self.compression, self.zstd.as_mut()) {
             (Compression::Zstd(level), Some(z)) => {
-                out.reserve(zstd::zstd_safe::compress_bound(raw.len()));
+                // Exact: a block's buffers are pooled, so they should not double.
+                out.reserve_exact(zstd::zstd_safe::compress_bound(raw.len()));
                 z.compress_to_buffer(raw, out, level)?;
             }
             (Compression::Lz4, _) => {
-                out.resize(lz4_flex::block::get_maximum_output_size(raw.len()), 0);
+                let bound = lz4_flex::block::get_maximum_output_size(raw.len());
+                out.reserve_exact(bound);
+                out.resize(bound, 0);
                 let n = lz4_flex::block::compress_into(raw, out)
                     .map_err(|e| std::io::Error::other(e.to_string()))?;
                 out.truncate(n);

@@ -63,6 +63,7 @@ impl BlockSorter {
         radix_sort(&mut self.order, &mut self.spare);
         order_ties_by_key(&mut self.order, raw);
         out.clear();
+        out.reserve_exact(raw.len());
         for k in &self.order {
             out.extend_from_slice(&raw[k.start as usize..k.end as usize]);
         }

@@ -513,6 +513,40 @@ mod tests {
     use super::*;
 
     #[test]
+    fn a_full_block_and_its_packer_stay_small_enough_to_pool() {
+        for compression in [Compression::Zstd(1), Compression::Lz4] {
+            let mut packer = Packer::new(compression, true);
+            let mut b = Block::new();
+            // The same block and packer reused, each block a little bigger than the
+            // last (as blocks end wherever their last record does).
+            for round in 0..3 {
+                b = b.reset();
+                let mut i = 0u64;
+                while b.raw.len() < BLOCK_TARGET + round * 40 {
+                    let key = format!("user:{:011}", (i * 7919) % 1_000_003);
+                    let value = format!("{{\"id\":{i},\"category\":\"Premium\"}}");
+                    b.starts.push(b.raw.len() as u32);
+                    b.heads.push(key_head(key.as_bytes()));
+                    Record::Put {
+                        key: key.as_bytes(),
+                        expires_at: 0,
+                        value: value.as_bytes(),
+                    }
+                    .encode_into(&mut b.raw);
+                    b.records += 1;
+                    i += 1;
+                }
+                packer.pack(&mut b).unwrap();
+                assert!(b.worth_keeping(), "{compression:?}: a full block is pooled");
+                assert!(
+                    packer.worth_keeping(),
+                    "{compression:?}: its packer is pooled"
+                );
+            }
+        }
+    }
+
+    #[test]
     fn the_pool_keeps_ordinary_buffers_but_not_oversized_ones() {
         let mut b = Block::new();
         b.raw.extend_from_slice(&[7u8; 1000]);
