@@ -6,6 +6,8 @@
 //! order) and each shard's lock is taken once per group, every record takes the same
 //! version, and sizes are summed per shard instead of on shared counters.
 
+use std::hash::BuildHasher;
+
 use dashmap::SharedValue;
 
 use crate::checkpoint_format::{decode_records, Record};
@@ -99,7 +101,8 @@ impl<'t> BulkLoader<'t> {
                 Record::Tombstone { key } => key,
             };
             check_key(key)?;
-            let hash = self.tier.map.hash_usize(&key) as u64;
+            // The map's own 64-bit hash of the key, as its lookups compute it.
+            let hash = self.tier.map.hasher().hash_one(key);
             let shard = self.tier.map.determine_shard(hash as usize);
             if self.share.owns(shard) {
                 pending.push(Pending {
@@ -199,7 +202,7 @@ impl<'t> BulkLoader<'t> {
             None => {
                 let map = &self.tier.map;
                 table.insert(p.hash, (key.into(), SharedValue::new(entry)), |(k, _)| {
-                    map.hash_usize(k) as u64
+                    map.hasher().hash_one(k)
                 });
             }
         }
