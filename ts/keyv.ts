@@ -86,7 +86,9 @@ function valueArg(value: unknown): string {
  * value that is not a string, or a bad TTL, and nothing is written;
  * `ERR_STATEKIT_CLOSED` after `disconnect()` or once the backend is closed). keyv
  * turns the rejections of `set`, `setMany`, `delete`, `deleteMany` and `clear` into
- * `error` events on the `Keyv` instance.
+ * `error` events on the `Keyv` instance (and returns `false`); `get` failures reach
+ * those listeners through the adapter's own `error` event; `has` and `getMany`
+ * reject.
  *
  * @example
  * ```ts
@@ -143,11 +145,20 @@ export class KeyvStatekit extends EventEmitter<KeyvStatekitEvents> {
     return this.#backend
   }
 
-  /** The serialized value stored under `key`, or `undefined` if there is none or it expired. */
+  /**
+   * The serialized value stored under `key`, or `undefined` if there is none or it
+   * expired. A failure rejects and is also emitted as an `error` event when there are
+   * listeners: keyv 5's `get()` drops a store's rejection silently (unless
+   * `throwOnErrors`), and forwards the store's `error` events to its own.
+   */
   async get(key: string): Promise<string | undefined> {
-    const k = keyArg(key)
-    const v = this.#open().getSync(k)
-    return v === undefined ? undefined : v.toString('utf8')
+    try {
+      const v = this.#open().getSync(keyArg(key))
+      return v === undefined ? undefined : v.toString('utf8')
+    } catch (e) {
+      if (this.listenerCount('error') > 0) this.emit('error', e as Error)
+      throw e
+    }
   }
 
   /** The serialized values of `keys` (`undefined` where there is none), in one call. */

@@ -57,7 +57,10 @@ function levelError(e: unknown, invalidArgCode = 'LEVEL_INVALID_KEY'): Error {
     default:
       return e
   }
-  return Object.assign(new Error(e.message, { cause: e }), { code })
+  // Sizes in statekit's messages count the tag byte; give them in level's terms.
+  const m = /^key is (\d+) bytes; the maximum is (\d+)$/.exec(e.message)
+  const message = m ? `key is ${Number(m[1]) - 1} bytes; a level key is at most ${Number(m[2]) - 1}` : e.message
+  return Object.assign(new Error(message, { cause: e }), { code })
 }
 
 function outValue(v: Buffer | undefined, format: string): string | Buffer | undefined {

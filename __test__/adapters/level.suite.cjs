@@ -28,6 +28,30 @@ if (tier === 'memory') {
   factory = (options) => new StatekitLevel({ ...options, location: path.join(root, String(n++)) })
 }
 
+// The TAP stream is about 6,000 lines a tier: print the failures with their
+// diagnostics, then a summary of tests and assertions.
 const started = Date.now()
-test.onFinish(() => console.log(`# abstract-level suite, ${tier} tier: ${((Date.now() - started) / 1000).toFixed(1)} s`))
+let tests = 0
+let assertions = 0
+let failed = 0
+let inFailure = false
+test.createStream().on('data', (line) => {
+  for (const l of String(line).split('\n')) {
+    if (/^(not )?ok \d+/.test(l)) {
+      assertions++
+      inFailure = l.startsWith('not ok')
+      if (inFailure) failed++
+    } else if (/^# /.test(l) && !/^# (tests|pass|fail|ok)\b/.test(l)) {
+      tests++
+      inFailure = false
+      continue
+    }
+    if (inFailure) console.log(l)
+  }
+})
+test.onFinish(() => {
+  const s = ((Date.now() - started) / 1000).toFixed(1)
+  console.log(`abstract-level suite, ${tier} tier: ${tests} tests, ${assertions} assertions, ${failed} failed, ${s} s`)
+  if (failed > 0 || assertions === 0) process.exitCode = 1
+})
 suite({ test, factory })
