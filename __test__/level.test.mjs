@@ -207,3 +207,50 @@ test('level: a statekit checkpoint of a level database restores into another', a
   t.deepEqual(await dst.iterator().all(), [['', { n: 0 }], ['a', { n: 1 }]])
   await Promise.all([src.close(), dst.close()])
 })
+
+// statekit frees a backend only on close(); a level database nobody can reach any more
+// closes its backend when it is garbage collected.
+async function collect(done, probe = async () => {}) {
+  const v8 = await import('node:v8')
+  const vm = await import('node:vm')
+  v8.setFlagsFromString('--expose-gc')
+  const gc = vm.runInNewContext('gc')
+  for (let i = 0; i < 50 && !done(); i++) {
+    gc()
+    await new Promise((resolve) => setTimeout(resolve, 20))
+    await probe()
+  }
+}
+
+test('level: a memory database, closed or not, frees its backend once garbage collected', async (t) => {
+  const backends = []
+  for (const close of [true, false]) {
+    await (async () => {
+      const db = new StatekitLevel()
+      await db.put('k', Buffer.alloc(1 << 20))
+      backends.push(db.backend)
+      if (close) await db.close()
+    })()
+  }
+  t.false(backends[0].closed, 'close() keeps the data for a later open()')
+  await collect(() => backends.every((b) => b.closed))
+  t.deepEqual(backends.map((b) => b.closed), [true, true])
+})
+
+test('level: a sled database dropped without close() releases its directory once garbage collected', async (t) => {
+  const location = path.join(tempDir(t), 'db')
+  await (async () => {
+    const db = new StatekitLevel({ location })
+    await db.put('k', 'v')
+  })()
+  // Opening the directory again fails with LEVEL_LOCKED until the finalizer's close() ran.
+  let again
+  let opened = false
+  await collect(() => opened, async () => {
+    again = new StatekitLevel({ location })
+    opened = await again.open().then(() => true, (e) => (t.is(e.cause?.code, 'LEVEL_LOCKED'), false))
+  })
+  t.true(opened)
+  t.is(await again.get('k'), 'v')
+  await again.close()
+})

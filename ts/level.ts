@@ -81,6 +81,16 @@ async function isMissingOrEmpty(dir: string): Promise<boolean> {
   }
 }
 
+/**
+ * Closes the backend of a database that was garbage collected without `close()` (and,
+ * on the memory tier, of one that was closed: its data is kept for a later `open()`
+ * until then). statekit frees a backend's memory, and sled its directory lock, only
+ * on `close()`.
+ */
+const orphans = new FinalizationRegistry<MemoryBackend | SledBackend>((backend) => {
+  backend.close().catch(() => {})
+})
+
 /** What `_iterator` gets from abstract-level: the range, already encoded, and formats. */
 interface PrivateIteratorOptions extends LevelRange {
   reverse: boolean
@@ -199,9 +209,10 @@ class StatekitIterator<K, V> extends AbstractIterator<StatekitLevel<K, V>, K, V>
  *   one `putMany` and one `deleteMany`, back to back in one synchronous step, so no
  *   code sees part of it; on sled, a crash between those two writes can keep the puts
  *   of a batch that also deletes.
- * - `close()` and `open()` of the same instance keep the data on both tiers; the memory
- *   tier's data is freed when the object is garbage collected, and unclosed databases
- *   never keep the process alive.
+ * - `close()` and `open()` of the same instance keep the data on both tiers. The
+ *   memory tier's data is freed when the database object is garbage collected; a sled
+ *   database collected without `close()` is closed then (flushed, its directory lock
+ *   released). Unclosed databases never keep the process alive.
  * - Keys are stored behind one tag byte (0x00), because statekit keys are not empty and
  *   level keys may be: a key is at most 65,535 bytes, a value 512 MiB. Longer keys are
  *   rejected with `LEVEL_INVALID_KEY` and nothing is written.
@@ -277,7 +288,10 @@ export class StatekitLevel<K = string, V = string> extends AbstractLevel<string 
   /** @internal */
   async _open(options: { createIfMissing: boolean; errorIfExists: boolean }): Promise<void> {
     if (this.#location === undefined) {
-      this.#backend ??= new MemoryBackend()
+      if (this.#backend === undefined) {
+        this.#backend = new MemoryBackend()
+        orphans.register(this, this.#backend)
+      }
       return
     }
     const location = this.#location
@@ -290,6 +304,7 @@ export class StatekitLevel<K = string, V = string> extends AbstractLevel<string 
     }
     try {
       this.#backend = await SledBackend.open({ ...this.#sled, path: location })
+      orphans.register(this, this.#backend, this.#backend)
     } catch (e) {
       throw levelError(e)
     }
@@ -300,6 +315,7 @@ export class StatekitLevel<K = string, V = string> extends AbstractLevel<string 
     if (this.#backend instanceof SledBackend) {
       const backend = this.#backend
       this.#backend = undefined
+      orphans.unregister(backend)
       await backend.close()
     }
   }
