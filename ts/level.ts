@@ -207,8 +207,9 @@ class StatekitIterator<K, V> extends AbstractIterator<StatekitLevel<K, V>, K, V>
  *   are no explicit snapshots.
  * - `batch()` is atomic for JavaScript: it is validated first and then written with
  *   one `putMany` and one `deleteMany`, back to back in one synchronous step, so no
- *   code sees part of it; on sled, a crash between those two writes can keep the puts
- *   of a batch that also deletes.
+ *   code sees part of it. On sled the puts are one atomic sled batch, but
+ *   `deleteMany` removes keys one by one: after a crash, a batch's deletes may be
+ *   partly applied.
  * - `close()` and `open()` of the same instance keep the data on both tiers. The
  *   memory tier's data is freed when the database object is garbage collected; a sled
  *   database collected without `close()` is closed then (flushed, its directory lock
@@ -271,9 +272,10 @@ export class StatekitLevel<K = string, V = string> extends AbstractLevel<string 
   }
 
   /**
-   * The statekit backend while the database is open, for statekit's own features
-   * (`checkpoint()`, `restore()`, `stats()`). Level keys are stored behind a 0x00 byte;
-   * write through the database, not the backend.
+   * The statekit backend, for statekit's own features (`checkpoint()`, `restore()`,
+   * `stats()`): `undefined` until the first open, and on the sled tier while closed.
+   * Level keys are stored behind a 0x00 byte; write through the database, not the
+   * backend.
    */
   get backend(): MemoryBackend | SledBackend | undefined {
     return this.#backend
