@@ -129,6 +129,35 @@ for (const [tier, make] of Object.entries(tiers)) {
     await db.close()
   })
 
+  test(`level (${tier}): TTLs: a default, per put, per batch operation and per batch, applied natively`, async (t) => {
+    const location = tier === 'sled' ? { location: path.join(tempDir(t), 'db') } : {}
+    const db = new StatekitLevel({ ...location, ttl: 60 })
+    await db.put('default', 'v')
+    await db.put('never', 'v', { ttl: 0 })
+    await db.put('own', 'v', { ttl: 60_000 })
+    await db.batch([{ type: 'put', key: 'op-short', value: 'v', ttl: 1 }, { type: 'put', key: 'op-long', value: 'v', ttl: 60_000 }, { type: 'del', key: 'own' }])
+    await db.batch([{ type: 'put', key: 'batch', value: 'v' }], { ttl: 1 })
+    await db.batch().put('chained', 'v', { ttl: 1 }).put('chained-long', 'v', { ttl: 60_000 }).write()
+    await db.sublevel('s').put('sub', 'v', { ttl: 1 })
+    t.true(await db.has('default'))
+    await new Promise((resolve) => setTimeout(resolve, 120))
+    t.deepEqual(await db.keys().all(), ['chained-long', 'never', 'op-long'])
+    t.is(await db.get('default'), undefined)
+    t.false(await db.has('batch'))
+    t.is(db.getSync('chained'), undefined)
+    await db.close()
+  })
+
+  test(`level (${tier}): a bad ttl is statekit's ERR_STATEKIT_INVALID_ARG, and nothing is written`, async (t) => {
+    const db = make(t)
+    await db.open()
+    await t.throwsAsync(db.put('k', 'v', { ttl: -1 }), { code: 'ERR_STATEKIT_INVALID_ARG', message: /ttl/ })
+    await t.throwsAsync(db.batch([{ type: 'put', key: 'a', value: 'v' }, { type: 'put', key: 'b', value: 'v', ttl: 'soon' }]), { code: 'ERR_STATEKIT_INVALID_ARG' })
+    await t.throwsAsync(db.batch([{ type: 'put', key: 'a', value: 'v' }], { ttl: NaN }), { code: 'ERR_STATEKIT_INVALID_ARG' })
+    t.deepEqual(rawKeys(db), [])
+    await db.close()
+  })
+
   test(`level (${tier}): getSync reads synchronously, has and hasMany, values in every encoding`, async (t) => {
     const db = make(t)
     await db.open()
@@ -184,6 +213,7 @@ test('level: bad constructor options are rejected', (t) => {
   t.throws(() => new StatekitLevel({ location: '' }), { code: 'ERR_STATEKIT_INVALID_ARG', message: /location/ })
   t.throws(() => new StatekitLevel({ location: 7 }), { code: 'ERR_STATEKIT_INVALID_ARG', message: /location/ })
   t.throws(() => new StatekitLevel({ sled: { flushEveryMs: 10 } }), { code: 'ERR_STATEKIT_INVALID_ARG', message: /need a location/ })
+  t.throws(() => new StatekitLevel({ ttl: -5 }), { code: 'ERR_STATEKIT_INVALID_ARG', message: /ttl/ })
 })
 
 test('level: bad sled options fail the open with their cause, and nothing is created', async (t) => {

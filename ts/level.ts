@@ -4,7 +4,17 @@
  * @packageDocumentation
  */
 import { promises as fsp } from 'node:fs'
-import { AbstractIterator, AbstractLevel, type AbstractDatabaseOptions, type AbstractIteratorOptions } from 'abstract-level'
+import {
+  AbstractIterator,
+  AbstractLevel,
+  type AbstractBatchOperation,
+  type AbstractBatchOptions,
+  type AbstractChainedBatch,
+  type AbstractDatabaseOptions,
+  type AbstractIteratorOptions,
+  type AbstractPutOptions,
+} from 'abstract-level'
+import { ttlOption } from './bytes.js'
 import { describe, invalidArg, StateError } from './errors.js'
 import { MemoryBackend } from './memory-backend.js'
 import { SledBackend, type SledBackendOptions } from './sled-backend.js'
@@ -26,21 +36,45 @@ export interface StatekitLevelOptions<K = string, V = string> extends AbstractDa
    */
   location?: string | undefined
   /**
-   * Options of the sled tier (see `SledBackend.open`), besides its path; only with
-   * `location`.
+   * Default time to live of entries in milliseconds, applied natively by statekit;
+   * absent, `0` or `Infinity`: entries never expire unless a write gives its own `ttl`.
+   * Expired entries are never returned, counted by `has` or iterated.
    *
    * @default undefined
    */
-  sled?: Omit<SledBackendOptions, 'path'> | undefined
+  ttl?: number | undefined
+  /**
+   * Options of the sled tier (see `SledBackend.open`), besides its path and TTL; only
+   * with `location`.
+   *
+   * @default undefined
+   */
+  sled?: Omit<SledBackendOptions, 'path' | 'ttl'> | undefined
+}
+
+/**
+ * statekit's option on a write (`put`, a batch's put operations, or a whole `batch`):
+ * a time to live.
+ */
+export interface StatekitWriteOptions {
+  /**
+   * Time to live of the entry in milliseconds, applied natively; absent: the database's
+   * default `ttl`; `0` or `Infinity`: never expires.
+   *
+   * @default undefined
+   */
+  ttl?: number | undefined
 }
 
 /** A statekit error as a level error: the `LEVEL_*` code the ecosystem checks for, with the cause. */
-function levelError(e: unknown, invalidArgCode = 'LEVEL_INVALID_KEY'): Error {
+function levelError(e: unknown): Error {
   if (!(e instanceof StateError)) return e instanceof Error ? e : new Error(String(e))
   let code: string
   switch (e.code) {
     case 'ERR_STATEKIT_INVALID_ARG':
-      code = /^value\b/.test(e.message) ? 'LEVEL_INVALID_VALUE' : invalidArgCode
+      if (/^value\b/.test(e.message)) code = 'LEVEL_INVALID_VALUE'
+      else if (/^key\b/.test(e.message)) code = 'LEVEL_INVALID_KEY'
+      else return e // a bad option, such as a ttl: statekit's own error
       break
     case 'ERR_STATEKIT_CLOSED':
       code = 'LEVEL_DATABASE_NOT_OPEN'
@@ -195,6 +229,26 @@ class StatekitIterator<K, V> extends AbstractIterator<StatekitLevel<K, V>, K, V>
 }
 
 /**
+ * statekit's `ttl` on `put()` and `batch()`: abstract-level's signatures, with
+ * {@link StatekitWriteOptions} accepted next to its options.
+ */
+export interface StatekitLevel<K = string, V = string> {
+  /** Stores `value` under `key`. */
+  put(key: K, value: V): Promise<void>
+  /** Stores `value` under `key`; `options.ttl` expires it natively after that many milliseconds. */
+  put<PK = K, PV = V>(key: PK, value: PV, options: AbstractPutOptions<PK, PV> & StatekitWriteOptions): Promise<void>
+  /** Writes a batch; `ttl` on a put operation expires that entry natively. */
+  batch(operations: Array<AbstractBatchOperation<this, K, V> & StatekitWriteOptions>): Promise<void>
+  /** Writes a batch; `ttl` on a put operation, or in `options` for all of them, expires entries natively. */
+  batch<BK = K, BV = V>(
+    operations: Array<AbstractBatchOperation<this, BK, BV> & StatekitWriteOptions>,
+    options: AbstractBatchOptions<BK, BV> & StatekitWriteOptions,
+  ): Promise<void>
+  /** A chained batch; the options of its `put()` may carry a `ttl` too. */
+  batch(): AbstractChainedBatch<this, K, V>
+}
+
+/**
  * An [abstract-level](https://github.com/Level/abstract-level) 3 database on statekit:
  * `new StatekitLevel()` keeps its data in statekit's memory tier (off the V8 heap),
  * `new StatekitLevel({ location })` in a sled directory. It works with the level
@@ -214,6 +268,9 @@ class StatekitIterator<K, V> extends AbstractIterator<StatekitLevel<K, V>, K, V>
  *   memory tier's data is freed when the database object is garbage collected; a sled
  *   database collected without `close()` is closed then (flushed, its directory lock
  *   released). Unclosed databases never keep the process alive.
+ * - TTLs, which level lacks: a default `ttl` for the database, and `ttl` on `put()`, on
+ *   a batch's put operations or on a whole `batch()`, all in milliseconds and applied
+ *   natively (an expired entry is never read, counted by `has` or iterated).
  * - Keys are stored behind one tag byte (0x00), because statekit keys are not empty and
  *   level keys may be: a key is at most 65,535 bytes, a value 512 MiB. Longer keys are
  *   rejected with `LEVEL_INVALID_KEY` and nothing is written.
@@ -230,7 +287,8 @@ class StatekitIterator<K, V> extends AbstractIterator<StatekitLevel<K, V>, K, V>
  */
 export class StatekitLevel<K = string, V = string> extends AbstractLevel<string | Buffer, K, V> {
   readonly #location: string | undefined
-  readonly #sled: Omit<SledBackendOptions, 'path'> | undefined
+  readonly #sled: Omit<SledBackendOptions, 'path' | 'ttl'> | undefined
+  readonly #ttl: number | undefined
   #backend: MemoryBackend | SledBackend | undefined
 
   /** @param options - `location` for the sled tier, and abstract-level's options */
@@ -238,13 +296,14 @@ export class StatekitLevel<K = string, V = string> extends AbstractLevel<string 
     if (options !== undefined && (options === null || typeof options !== 'object')) {
       throw invalidArg(`options must be an object, got ${describe(options)}`)
     }
-    const { location, sled, ...rest } = options ?? {}
+    const { location, sled, ttl, ...rest } = options ?? {}
     if (location !== undefined && (typeof location !== 'string' || location === '')) {
       throw invalidArg(`location must be a non-empty string, got ${describe(location)}`)
     }
     if (sled !== undefined && (location === undefined || sled === null || typeof sled !== 'object')) {
       throw invalidArg(location === undefined ? 'sled options need a location' : `sled must be an object, got ${describe(sled)}`)
     }
+    const defaultTtl = ttlOption(ttl)
     const persistent = location !== undefined
     // Only what is true: permanence and the open options on sled only; no snapshots;
     // getSync because reads are synchronous underneath. (level-supports' typings
@@ -264,6 +323,7 @@ export class StatekitLevel<K = string, V = string> extends AbstractLevel<string 
     super(manifest, rest)
     this.#location = location
     this.#sled = sled
+    this.#ttl = defaultTtl
   }
 
   /** The sled directory, or `undefined` on the memory tier. */
@@ -291,7 +351,7 @@ export class StatekitLevel<K = string, V = string> extends AbstractLevel<string 
   async _open(options: { createIfMissing: boolean; errorIfExists: boolean }): Promise<void> {
     if (this.#location === undefined) {
       if (this.#backend === undefined) {
-        this.#backend = new MemoryBackend()
+        this.#backend = new MemoryBackend(this.#ttl === undefined ? undefined : { ttl: this.#ttl })
         orphans.register(this, this.#backend)
       }
       return
@@ -305,7 +365,7 @@ export class StatekitLevel<K = string, V = string> extends AbstractLevel<string 
       throw new StateError('ERR_STATEKIT_INVALID_ARG', `${location} exists (errorIfExists is true)`)
     }
     try {
-      this.#backend = await SledBackend.open({ ...this.#sled, path: location })
+      this.#backend = await SledBackend.open({ ...this.#sled, path: location, ...(this.#ttl === undefined ? {} : { ttl: this.#ttl }) })
       orphans.register(this, this.#backend, this.#backend)
     } catch (e) {
       throw levelError(e)
@@ -365,9 +425,9 @@ export class StatekitLevel<K = string, V = string> extends AbstractLevel<string 
   }
 
   /** @internal */
-  async _put(key: EncodedKey, value: string | Buffer): Promise<void> {
+  async _put(key: EncodedKey, value: string | Buffer, options: StatekitWriteOptions): Promise<void> {
     try {
-      this.#db().putSync(tagKey(key), value)
+      this.#db().putSync(tagKey(key), value, options.ttl === undefined ? undefined : { ttl: options.ttl })
     } catch (e) {
       throw levelError(e)
     }
@@ -386,28 +446,34 @@ export class StatekitLevel<K = string, V = string> extends AbstractLevel<string 
    * @internal A batch, in order: the last operation on a key wins. Puts go in one
    * `putMany`, deletes in one `deleteMany`, in one synchronous step.
    */
-  async _batch(operations: Array<{ type: 'put' | 'del'; key: EncodedKey; value?: string | Buffer }>): Promise<void> {
+  async _batch(operations: Array<{ type: 'put' | 'del'; key: EncodedKey; value?: string | Buffer; ttl?: number }>): Promise<void> {
     const backend = this.#db()
-    let puts: Array<[string | Buffer, string | Buffer]> = []
+    type Put = { key: string | Buffer; value: string | Buffer; ttl?: number }
+    const put = (op: (typeof operations)[number]): Put => {
+      const p: Put = { key: tagKey(op.key), value: op.value as string | Buffer }
+      if (op.ttl !== undefined) p.ttl = op.ttl
+      return p
+    }
+    let puts: Put[] = []
     let dels: Array<string | Buffer> = []
     let mixed = false
     for (const op of operations) {
-      if (op.type === 'put') puts.push([tagKey(op.key), op.value as string | Buffer])
+      if (op.type === 'put') puts.push(put(op))
       else dels.push(tagKey(op.key))
       mixed ||= puts.length > 0 && dels.length > 0
     }
     if (mixed) {
       // Keep each key's last operation only, so the two calls cannot disagree.
-      const last = new Map<string, [string | Buffer, string | Buffer | undefined]>()
+      const last = new Map<string, [string | Buffer, Put | undefined]>()
       for (const op of operations) {
         const k = tagKey(op.key)
-        last.set(typeof k === 'string' ? Buffer.from(k, 'utf8').toString('latin1') : k.toString('latin1'), [k, op.type === 'put' ? (op.value as string | Buffer) : undefined])
+        last.set(typeof k === 'string' ? Buffer.from(k, 'utf8').toString('latin1') : k.toString('latin1'), [k, op.type === 'put' ? put(op) : undefined])
       }
       puts = []
       dels = []
-      for (const [k, v] of last.values()) {
-        if (v === undefined) dels.push(k)
-        else puts.push([k, v])
+      for (const [k, p] of last.values()) {
+        if (p === undefined) dels.push(k)
+        else puts.push(p)
       }
     }
     // putMany validates all of its entries before writing any; check the deletes'
