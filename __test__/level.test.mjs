@@ -124,6 +124,8 @@ for (const [tier, make] of Object.entries(tiers)) {
       { type: 'del', key: 'c' },
     ])
     t.deepEqual(await db.iterator().all(), [['b', '2']])
+    await db.batch([{ type: 'put', key: 'b', value: '3' }, { type: 'put', key: 'b', value: '4' }])
+    t.is(await db.get('b'), '4')
     await db.batch().put('d', '4').del('b').put('d', '5').write()
     t.deepEqual(await db.iterator().all(), [['d', '5']])
     await db.close()
@@ -214,6 +216,14 @@ test('level: bad constructor options are rejected', (t) => {
   t.throws(() => new StatekitLevel({ location: 7 }), { code: 'ERR_STATEKIT_INVALID_ARG', message: /location/ })
   t.throws(() => new StatekitLevel({ sled: { flushEveryMs: 10 } }), { code: 'ERR_STATEKIT_INVALID_ARG', message: /need a location/ })
   t.throws(() => new StatekitLevel({ ttl: -5 }), { code: 'ERR_STATEKIT_INVALID_ARG', message: /ttl/ })
+})
+
+test('level: a location that is a file fails the open with LEVEL_IO_ERROR as the cause', async (t) => {
+  const { writeFileSync } = await import('node:fs')
+  const location = path.join(tempDir(t), 'file')
+  writeFileSync(location, 'not a directory')
+  const err = await t.throwsAsync(new StatekitLevel({ location }).open(), { code: 'LEVEL_DATABASE_NOT_OPEN' })
+  t.is(err.cause.code, 'LEVEL_IO_ERROR')
 })
 
 test('level: bad sled options fail the open with their cause, and nothing is created', async (t) => {

@@ -110,7 +110,9 @@ async function isMissingOrEmpty(dir: string): Promise<boolean> {
   try {
     return (await fsp.readdir(dir)).length === 0
   } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return true
+    const code = (e as NodeJS.ErrnoException).code
+    if (code === 'ENOENT') return true
+    if (code === 'ENOTDIR') return false // a file: SledBackend.open says so (ERR_STATEKIT_IO)
     throw e
   }
 }
