@@ -133,7 +133,7 @@ for (const [tier, make] of Object.entries(tiers)) {
 
   test(`level (${tier}): TTLs: a default, per put, per batch operation and per batch, applied natively`, async (t) => {
     const location = tier === 'sled' ? { location: path.join(tempDir(t), 'db') } : {}
-    const db = new StatekitLevel({ ...location, ttl: 60 })
+    const db = new StatekitLevel({ ...location, ttl: 400 })
     await db.put('default', 'v')
     await db.put('never', 'v', { ttl: 0 })
     await db.put('own', 'v', { ttl: 60_000 })
@@ -142,7 +142,7 @@ for (const [tier, make] of Object.entries(tiers)) {
     await db.batch().put('chained', 'v', { ttl: 1 }).put('chained-long', 'v', { ttl: 60_000 }).write()
     await db.sublevel('s').put('sub', 'v', { ttl: 1 })
     t.true(await db.has('default'))
-    await new Promise((resolve) => setTimeout(resolve, 120))
+    await new Promise((resolve) => setTimeout(resolve, 500))
     t.deepEqual(await db.keys().all(), ['chained-long', 'never', 'op-long'])
     t.is(await db.get('default'), undefined)
     t.false(await db.has('batch'))
