@@ -253,9 +253,8 @@ export interface StatekitLevel<K = string, V = string> {
 /**
  * An [abstract-level](https://github.com/Level/abstract-level) 3 database on statekit:
  * `new StatekitLevel()` keeps its data in statekit's memory tier (off the V8 heap),
- * `new StatekitLevel({ location })` in a sled directory. It works with the level
- * ecosystem (sublevels, encodings, hooks, level-read-stream, ...) and passes
- * abstract-level's own test suite on both tiers.
+ * `new StatekitLevel({ location })` in a sled directory. It passes abstract-level's own
+ * test suite on both tiers, sublevels, encodings, hooks and events included.
  *
  * - Reads: `get`, `getMany`, `has`, `hasMany` and a truly synchronous `getSync`.
  *   Iterators support `gt`, `gte`, `lt`, `lte`, `reverse`, `limit` and `seek()`; they
