@@ -255,7 +255,7 @@ async function collect(done, probe = async () => {}) {
   const vm = await import('node:vm')
   v8.setFlagsFromString('--expose-gc')
   const gc = vm.runInNewContext('gc')
-  for (let i = 0; i < 50 && !done(); i++) {
+  for (let i = 0; i < 200 && !done(); i++) {
     gc()
     await new Promise((resolve) => setTimeout(resolve, 20))
     await probe()
