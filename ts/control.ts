@@ -71,7 +71,7 @@ export interface ControlServerOptions {
   requestTimeout?: number
   /**
    * Milliseconds `close()` lets requests in flight run before it cuts their connections.
-   * @default 30000
+   * @default 10000
    */
   shutdownTimeout?: number
   /** Your own settings to show under `app` in `GET /config` (secrets redacted). */
@@ -175,7 +175,7 @@ class Server implements ControlServer {
     this.#digest = digest
     this.#basePath = opts.basePath ?? ''
     this.#requestTimeout = opts.requestTimeout ?? 10_000
-    this.#shutdownTimeout = opts.shutdownTimeout ?? 30_000
+    this.#shutdownTimeout = opts.shutdownTimeout ?? 10_000
     this.#onRequest = opts.onRequest
     const coordinator = opts.coordinator as ControlCoordinator | undefined
     this.#metrics = new ControlMetrics(opts.registry, opts.metricsPrefix ?? 'statekit_', opts.backend, coordinator)
@@ -316,13 +316,17 @@ class Server implements ControlServer {
       sendError(res, err)
     }
     try {
-      let url: URL
-      try {
-        url = new URL(req.url ?? '/', 'http://control.invalid')
-      } catch {
-        throw new HttpError(400, 'ERR_CONTROL_BAD_REQUEST', 'the request URL is malformed')
+      const target = req.url ?? '/'
+      if (target.startsWith('/')) {
+        pathname = target.replace(/[?#].*$/s, '')
+      } else {
+        // The absolute form, `GET http://host/path HTTP/1.1`.
+        try {
+          pathname = new URL(target).pathname
+        } catch {
+          throw new HttpError(400, 'ERR_CONTROL_BAD_REQUEST', 'the request target is malformed')
+        }
       }
-      pathname = url.pathname
       let rel: string | null = pathname
       if (this.#basePath) rel = pathname === this.#basePath ? '/' : pathname.startsWith(this.#basePath + '/') ? pathname.slice(this.#basePath.length) : null
       const route = rel === null ? undefined : this.#routes.get(rel)
