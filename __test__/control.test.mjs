@@ -1,6 +1,9 @@
 import test from 'ava'
+import { spawn } from 'node:child_process'
 import fs from 'node:fs'
 import path from 'node:path'
+import readline from 'node:readline'
+import { fileURLToPath } from 'node:url'
 import { createRequire } from 'node:module'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { Counter, Registry } from 'prom-client'
@@ -10,6 +13,7 @@ import { AUTH, TOKEN, call, parsePrometheus, postChunked, raw, start } from './h
 import { tempDir } from './helpers/tmp.mjs'
 
 const pkg = createRequire(import.meta.url)('../package.json')
+const fixture = (name) => fileURLToPath(new URL(`./fixtures/${name}`, import.meta.url))
 
 // A promise and the function that settles it.
 function gate() {
@@ -579,4 +583,37 @@ test('onRequest gets an access log with no token, header or query in it', async 
   t.like(log[1], { path: '/nope', endpoint: 'unknown', status: 401 })
   t.true(log[0].durationMs >= 0)
   t.false(JSON.stringify(log).includes(TOKEN))
+})
+
+test('checkpointOnSignals with the control server: SIGTERM lets the request in flight finish, stops accepting, then takes the final checkpoint and exits 0', async (t) => {
+  const dir = tempDir(t)
+  const child = spawn(process.execPath, [fixture('control-signal.mjs'), dir], { env: { ...process.env, STATEKIT_CONTROL_TOKEN: TOKEN }, stdio: ['ignore', 'pipe', 'pipe'] })
+  const events = []
+  let stderr = ''
+  child.stderr.on('data', (d) => (stderr += d))
+  const exited = new Promise((resolve) => child.on('exit', (code, signal) => resolve({ code, signal })))
+  const lines = readline.createInterface({ input: child.stdout })
+  const url = await new Promise((resolve, reject) => {
+    lines.on('line', (line) => {
+      const o = JSON.parse(line)
+      if (o.url) resolve(o.url)
+      else events.push(o)
+    })
+    child.on('exit', () => reject(new Error(`the fixture exited early: ${stderr}`)))
+  })
+  t.is((await call(`${url}/`)).status, 200)
+  const inflight = call(`${url}/checkpoint`, { method: 'POST', body: { metadata: { slow: true } } })
+  while (!events.some((e) => e.event === 'slow-checkpoint-started')) await sleep(10)
+  child.kill('SIGTERM')
+  const r = await inflight
+  t.is(r.status, 201, 'the request in flight got its answer')
+  t.deepEqual(r.body.metadata, { slow: true })
+  t.deepEqual(await exited, { code: 0, signal: null })
+  t.is(stderr, '')
+  t.deepEqual(events.map((e) => e.event), ['slow-checkpoint-started', 'checkpoint', 'server-closed', 'checkpoint'])
+  const final = events.at(-1)
+  const { checkpoints } = JSON.parse(fs.readFileSync(path.join(dir, 'manifest.json'), 'utf8'))
+  t.is(checkpoints.at(-1).id, final.id, 'the final checkpoint is committed')
+  t.is(checkpoints.at(-1).entries, 2)
+  await t.throwsAsync(fetch(`${url}/livez`), undefined, 'nothing listens any more')
 })
