@@ -224,11 +224,13 @@ class Server implements ControlServer {
       this.#handle(req, res).catch(() => res.destroy())
     })
     this.#http.on('clientError', (err: NodeJS.ErrnoException, socket: Socket) => {
-      const pending = (socket as Socket & { _httpMessage?: ServerResponse | null })._httpMessage
-      if (err.code === 'ECONNRESET' || !socket.writable || pending?.headersSent) {
+      if (err.code === 'ECONNRESET' || !socket.writable) {
         socket.destroy()
         return
       }
+      // A request being handled (its body still arriving) is answered by the body
+      // reader's own timer, and its connection closes after that answer.
+      if ((socket as Socket & { _httpMessage?: ServerResponse | null })._httpMessage) return
       const out =
         err.code === 'ERR_HTTP_REQUEST_TIMEOUT'
           ? rawError(408, 'Request Timeout', 'ERR_CONTROL_TIMEOUT', `the request was not received within ${this.#requestTimeout} ms`)

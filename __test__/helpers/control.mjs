@@ -47,14 +47,14 @@ export function raw(url, chunks, { gapMs = 0, waitMs = 10_000 } = {}) {
     let out = ''
     const timer = setTimeout(() => {
       socket.destroy()
-      resolve(out)
+      resolve(out || `<nothing within ${waitMs} ms>`)
     }, waitMs)
     socket.setEncoding('utf8')
     socket.on('data', (d) => (out += d))
     socket.on('error', (e) => (out ? resolve(out) : reject(e)))
     socket.on('close', () => {
       clearTimeout(timer)
-      resolve(out)
+      resolve(out || '<closed with no answer>')
     })
     socket.on('connect', async () => {
       for (const c of chunks) {
