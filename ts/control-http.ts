@@ -26,7 +26,6 @@ export const MAX_BODY_BYTES = 64 * 1024
  * - `ERR_CONTROL_NO_COORDINATOR` (501): the endpoint needs a coordinator and the server has none.
  * - `ERR_CONTROL_METRICS_UNAVAILABLE` (501): no registry was passed and prom-client is not installed.
  * - `ERR_CONTROL_NOT_READY` (503): `GET /readyz` when the store is not ready.
- * - `ERR_CONTROL_SHUTTING_DOWN` (503): the server is closing.
  * - `ERR_CONTROL_INTERNAL` (500): an unexpected failure in a handler.
  */
 export type ControlErrorCode =
@@ -42,7 +41,6 @@ export type ControlErrorCode =
   | 'ERR_CONTROL_NO_COORDINATOR'
   | 'ERR_CONTROL_METRICS_UNAVAILABLE'
   | 'ERR_CONTROL_NOT_READY'
-  | 'ERR_CONTROL_SHUTTING_DOWN'
   | 'ERR_CONTROL_INTERNAL'
 
 /** The body of every error response: `{ error: { code, message } }`. */

@@ -53,9 +53,11 @@ export type RouteResult = { status: number; json: unknown } | { status: number; 
 export interface ControlStatus {
   /** statekit's version. */
   version: string
+  /** The process id. */
   pid: number
   /** Seconds the process and the control server have been up. */
   uptime: { process: number; server: number }
+  /** Which tier the backend is. */
   tier: Tier
   /** Whether the backend was closed. */
   closed: boolean

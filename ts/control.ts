@@ -87,13 +87,17 @@ export interface ControlServerOptions {
 
 /** One answered request, as `onRequest` receives it. */
 export interface ControlRequestLog {
+  /** The HTTP method. */
   method: string
   /** The path, without the query string. */
   path: string
   /** The endpoint matched, or `'unknown'`. */
   endpoint: string
+  /** The status answered. */
   status: number
+  /** Milliseconds from the request's arrival to the end of the response. */
   durationMs: number
+  /** The client's address. */
   remoteAddress: string | undefined
 }
 
