@@ -198,6 +198,8 @@ test('a request whose body never arrives, or whose headers never end, gets 408',
   const headers = await raw(url, ['GET / HTTP/1.1\r\n', 'Host: x\r\n'], { waitMs: 15_000 })
   t.regex(headers, /^HTTP\/1\.1 408 /)
   t.regex(headers, /"code":"ERR_CONTROL_TIMEOUT"/)
+  const silent = await raw(url, [], { waitMs: 15_000 })
+  t.regex(silent, /^HTTP\/1\.1 408 [^]*"code":"ERR_CONTROL_TIMEOUT"/, 'a connection that never sends a request')
   t.true(Date.now() - started < 15_000)
   // Garbage is a 400 with the error body.
   const absolute = await raw(url, [`GET http://x/livez HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`], { waitMs: 15_000 })

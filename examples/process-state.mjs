@@ -93,8 +93,12 @@ function importance(ewma, ageSeconds) {
   return Math.round(score * 1000) / 1000
 }
 
-// Ring 0 is the most important processes; ring RINGS-1 the least.
-const ringOf = (score) => Math.min(RINGS - 1, Math.floor((1 - score) * RINGS))
+// Ring 0 holds the most important processes, ring 3 the least.
+const RING_FLOORS = [0.6, 0.45, 0.3]
+const ringOf = (score) => {
+  const ring = RING_FLOORS.findIndex((floor) => score >= floor)
+  return ring === -1 ? RINGS - 1 : ring
+}
 
 /**
  * Runs the state manager. Resolves with the exit code when a bounded run ends; on a
@@ -206,7 +210,7 @@ export async function main(argv = process.argv.slice(2)) {
       const top = all.sort((a, b) => b.importanceScore - a.importanceScore)[0]
       const again = top ? await loadProcessState(top.pid) : undefined
       const s = backend.stats()
-      log('Process states', { stored: all.length, live: live.size, top_pid: again?.pid ?? '-', top_score: again?.importanceScore ?? '-', ring0: all.filter((p) => p.ringAssignment === 0).length, expired: s.expiredCount, entries: s.entryCount })
+      log('Process states', { stored: all.length, live: live.size, top_pid: again?.pid ?? '-', top_score: again?.importanceScore ?? '-', rings: [0, 1, 2, 3].map((r) => all.filter((p) => p.ringAssignment === r).length).join('/'), expired: s.expiredCount, entries: s.entryCount })
     }
   }
   let stepping = Promise.resolve()
