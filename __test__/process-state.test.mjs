@@ -46,9 +46,9 @@ async function get(url, token, p, init = {}) {
   return { status: res.status, text, body: res.headers.get('content-type')?.startsWith('application/json') ? JSON.parse(text) : undefined }
 }
 
-test('the process-state example runs for a few seconds, serves its control API with a token, and exits 0', async (t) => {
+test('the process-state example runs for a few seconds, serves its control API with a token, and exits 0; run again, it resumes and stops on SIGTERM', async (t) => {
   const dir = tempDir(t)
-  const r = run(t, ['--duration', '5', '--port', '0', '--dir', dir, '--ttl', '1500', '--processes', '5'])
+  const r = run(t, ['--duration', '6', '--port', '0', '--dir', dir, '--ttl', '1500', '--processes', '5'])
   const { url, token, tokenFile } = await r.ready
   t.is(fs.statSync(tokenFile).mode & 0o777, 0o600)
   t.false(r.lines.join('\n').includes(token), 'the token is never printed')
@@ -85,15 +85,18 @@ test('the process-state example runs for a few seconds, serves its control API w
   const manifest = JSON.parse(fs.readFileSync(path.join(dir, 'checkpoints', 'manifest.json'), 'utf8'))
   t.true(manifest.checkpoints.length >= 2)
 
-  // A second run resumes the records the first left (sled keeps them), and restores
-  // through POST /restore.
-  const again = run(t, ['--duration', '2', '--port', '0', '--dir', dir, '--ttl', '60000', '--processes', '5'])
+  // A second run, until a signal, resumes the records the first left (sled keeps
+  // them), restores through POST /restore, and shuts down on SIGTERM.
+  const again = run(t, ['--duration', '0', '--port', '0', '--dir', dir, '--ttl', '60000', '--processes', '5'])
   const second = await again.ready
   t.regex(again.lines.join('\n'), /Store open +tier=sled entries=[1-9]/)
   const restored = await get(second.url, second.token, '/restore', { method: 'POST' })
   t.is(restored.status, 200)
   t.true(restored.body.restored)
-  t.is((await again.exited).code, 0)
+  again.child.kill('SIGTERM')
+  const end = await again.exited
+  t.is(end.stderr, '')
+  t.is(end.code, 0)
 })
 
 test('the example through npm run demo -- process-state on the memory tier restores on start and shuts down on SIGINT', async (t) => {
