@@ -213,6 +213,17 @@ test('a malformed request gets 400 with the error body; the absolute form is ser
   const garbage = await raw(url, ['NOT HTTP AT ALL\r\n\r\n'])
   t.regex(garbage, /^HTTP\/1\.1 400 /)
   t.regex(garbage, /"code":"ERR_CONTROL_BAD_REQUEST"/)
+  const huge = await raw(url, [`GET / HTTP/1.1\r\nHost: x\r\nX-Pad: ${'a'.repeat(20_000)}\r\n\r\n`])
+  t.regex(huge, /^HTTP\/1\.1 431 [^]*"code":"ERR_CONTROL_BAD_REQUEST"/)
+})
+
+test('a port already taken is ERR_STATEKIT_IO, and nothing stays registered', async (t) => {
+  const registry = new Registry()
+  const { server, backend } = await start(t)
+  const err = await t.throwsAsync(createControlServer({ backend, port: server.address().port, registry, env: {} }), { instanceOf: StateError })
+  t.is(err.code, 'ERR_STATEKIT_IO')
+  t.regex(err.message, /EADDRINUSE/)
+  t.is(await registry.metrics(), '\n')
 })
 
 test('refuses to start on a non-loopback address without a token', async (t) => {
