@@ -4,6 +4,7 @@
 
 pub(crate) mod dir_lock;
 pub(crate) mod format;
+pub(crate) mod marker;
 pub(crate) mod open;
 pub(crate) mod restore;
 pub(crate) mod snapshot;

@@ -8,6 +8,9 @@ use std::path::{Path, PathBuf};
 use crate::error::{Error, ErrorCode, Result};
 use crate::ttl::Ttl;
 
+/// The smallest page cache sled accepts, in bytes.
+pub const MIN_CACHE_CAPACITY: u64 = 256;
+
 /// Milliseconds between background flushes unless the options say otherwise.
 pub const DEFAULT_FLUSH_EVERY_MS: u64 = 500;
 
@@ -69,6 +72,20 @@ impl SledOptions {
     pub fn validate(&self) -> Result<()> {
         if self.path.as_os_str().is_empty() {
             return Err(Error::invalid_arg("path must be a non-empty string"));
+        }
+        if let Some(c) = self.cache_capacity {
+            // sled asserts (panics) below this.
+            if c < MIN_CACHE_CAPACITY {
+                return Err(Error::invalid_arg(format!(
+                    "cacheCapacity must be at least {MIN_CACHE_CAPACITY} bytes, got {c}"
+                )));
+            }
+        }
+        if self.path.as_os_str().as_encoded_bytes().contains(&0) {
+            return Err(Error::invalid_arg(format!(
+                "path must not contain a NUL byte, got {:?}",
+                self.path
+            )));
         }
         if self.flush_every_ms == Some(0) {
             return Err(Error::invalid_arg(

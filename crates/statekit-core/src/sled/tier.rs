@@ -18,12 +18,13 @@ use crate::error::{ErrorCode, Result};
 use crate::limits::{check_key, check_keys, check_value};
 use crate::range::KeyRange;
 use crate::sled::dir_lock::DirLock;
-use parking_lot::RwLock;
+use parking_lot::{Mutex, RwLock};
 
 use crate::sled::format::{
     decode_value, encode_value, index_key, split_index_key, DATA_TREE, EXPIRY_TREE, GEN_KEY,
     HEADER, META_TREE,
 };
+use crate::sled::marker::{self, DirState};
 use crate::sled::open::{ensure_dir, guarded, SledOptions};
 use crate::sled::snapshot::SledSnapshotState;
 use crate::stats::{Counters, StatsSnapshot};
@@ -51,6 +52,8 @@ pub struct SledTier {
     pub(crate) entries: AtomicU64,
     pub(crate) bytes: AtomicU64,
     pub(crate) snapshot: SledSnapshotState,
+    /// The sequence number of the last flush marker written; held while flushing.
+    flush_seq: Mutex<u64>,
     path: PathBuf,
     _lock: DirLock,
 }
@@ -79,57 +82,73 @@ impl SledTier {
     }
 
     /// Opens the store on the given clock. Reads every record once, to count entries.
+    ///
+    /// Nothing on disk changes before the options are checked and the directory is
+    /// known to be new, a statekit store as its last clean close left it, or a copy of
+    /// it has opened whole (see [`crate::sled::marker`]). A store that has lost flushed
+    /// data is `ERR_STATEKIT_CORRUPT`.
     pub fn open_with_clock(options: &SledOptions, clock: Arc<dyn Clock>) -> Result<SledTier> {
         options.validate()?;
         let path = options.path.clone();
+        if path.is_dir() {
+            // Refuse a foreign directory before the lock file is created in it.
+            marker::classify(&path, marker::read_record(&path)?.as_ref())?;
+        }
         ensure_dir(&path)?;
         let lock = DirLock::acquire(&path)?;
-        let config = options.sled_config();
-        // Our lock is held, so no other store has this directory open; sled's own lock
-        // may still be held for a moment by a store just closed (sled releases its file
-        // from a background thread), so wait for it briefly.
-        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
-        let db = loop {
-            match guarded(&path, "opening", || config.open()) {
-                Err(e) if e.code == ErrorCode::Locked && std::time::Instant::now() < deadline => {
-                    std::thread::sleep(std::time::Duration::from_millis(5));
-                }
-                other => break other?,
-            }
-        };
-        let meta = guarded(&path, "opening its metadata", || db.open_tree(META_TREE))?;
-        let gen = guarded(&path, "reading its metadata", || meta.get(GEN_KEY))?
-            .map(|g| decode_gen(&g))
-            .unwrap_or(0);
-        let trees = open_trees(&path, &db, gen)?;
-        drop_other_generations(&path, &db, gen)?;
-        let data = trees.data.clone();
-        let (entries, bytes) = guarded(&path, "reading its records", || {
-            let mut n = 0u64;
-            let mut bytes = 0u64;
-            for item in data.iter() {
-                let (k, v) = item?;
-                n += 1;
-                bytes += (k.len() + v.len().saturating_sub(HEADER)) as u64;
-            }
-            Ok((n, bytes))
-        })?;
+        let record = marker::read_record(&path)?;
+        if marker::classify(&path, record.as_ref())? == DirState::Unverified {
+            check_copy(options, &path, record.as_ref())?;
+        }
+        let loaded = load(options, &path, &path)?;
+        marker::check(&path, record.as_ref(), loaded.marker)?;
+        let seq = loaded.marker.unwrap_or(0).max(record.map_or(0, |r| r.seq));
         Ok(SledTier {
-            trees: RwLock::new(trees),
-            meta,
-            db,
+            trees: RwLock::new(loaded.trees),
+            meta: loaded.meta,
+            db: loaded.db,
             default_ttl: match options.default_ttl {
                 Ttl::Default => Ttl::Never,
                 t => t,
             },
             clock,
             counters: Counters::default(),
-            entries: AtomicU64::new(entries),
-            bytes: AtomicU64::new(bytes),
+            entries: AtomicU64::new(loaded.entries),
+            bytes: AtomicU64::new(loaded.bytes),
             snapshot: SledSnapshotState::default(),
+            flush_seq: Mutex::new(seq),
             path,
             _lock: lock,
         })
+    }
+
+    /// Releases sled's files, records a clean close (with the files' sizes and times,
+    /// so the next open can trust them unopened), then the directory lock. The last
+    /// handle's way out; `flushed` is the sequence number of the final flush.
+    pub(crate) fn close_clean(self) -> Result<()> {
+        let SledTier {
+            trees,
+            meta,
+            db,
+            path,
+            flush_seq,
+            _lock,
+            ..
+        } = self;
+        let seq = *flush_seq.lock();
+        drop(trees);
+        drop(meta);
+        drop(db);
+        if !wait_for_sled_release(&path) {
+            // sled still holds its files: leave the record unclean; the next open checks.
+            return Ok(());
+        }
+        let record = marker::FlushRecord {
+            seq,
+            clean: true,
+            files: marker::fingerprint(&path)?,
+        };
+        marker::write_record(&path, &record)
     }
 
     /// The store's directory.
@@ -437,9 +456,24 @@ impl SledTier {
         Ok(page)
     }
 
-    /// Writes everything to disk; returns the bytes flushed.
+    /// Writes everything to disk; returns the bytes flushed. A marker written into
+    /// sled just before, and recorded beside it once the flush returned, lets a later
+    /// open tell lost flushed data from an unwritten tail.
     pub fn flush(&self) -> Result<u64> {
-        Ok(self.guard("flushing", || self.db.flush())? as u64)
+        let mut seq = self.flush_seq.lock();
+        let next = *seq + 1;
+        self.guard("writing its flush marker", || {
+            self.meta.insert(marker::MARKER_KEY, &next.to_le_bytes())
+        })?;
+        let bytes = self.guard("flushing", || self.db.flush())?;
+        let record = marker::FlushRecord {
+            seq: next,
+            clean: false,
+            files: Vec::new(),
+        };
+        marker::write_record(&self.path, &record)?;
+        *seq = next;
+        Ok(bytes as u64)
     }
 
     /// Bytes the store takes on disk.
@@ -524,5 +558,113 @@ fn bounds_empty(lower: &Bound<Vec<u8>>, upper: &Bound<Vec<u8>>) -> bool {
 impl crate::cleanup::Sweep for SledTier {
     fn sweep(&self) -> u64 {
         self.cleanup_expired().unwrap_or(0)
+    }
+}
+
+/// What opening sled's files found.
+struct Loaded {
+    db: sled::Db,
+    meta: sled::Tree,
+    trees: Trees,
+    entries: u64,
+    bytes: u64,
+    marker: Option<u64>,
+}
+
+/// Opens sled's files in `dir` with `options` and reads every record once. Errors name
+/// `shown`, the store's own directory, even when `dir` is a copy of it.
+fn load(options: &SledOptions, dir: &Path, shown: &Path) -> Result<Loaded> {
+    let rename = |e: crate::error::Error| {
+        crate::error::Error::new(
+            e.code,
+            e.message
+                .replace(&dir.display().to_string(), &shown.display().to_string()),
+        )
+    };
+    let mut options = options.clone();
+    options.path = dir.to_path_buf();
+    let config = options.sled_config();
+    let path = dir;
+    // Our lock is held, so no other store has this directory open; sled's own lock
+    // may still be held for a moment by a store just closed (sled releases its file
+    // from a background thread), so wait for it briefly.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    let db = loop {
+        match guarded(path, "opening", || config.open()) {
+            Err(e) if e.code == ErrorCode::Locked && std::time::Instant::now() < deadline => {
+                std::thread::sleep(std::time::Duration::from_millis(5));
+            }
+            other => break other.map_err(rename)?,
+        }
+    };
+    let inner = || -> Result<Loaded> {
+        let meta = guarded(path, "opening its metadata", || db.open_tree(META_TREE))?;
+        let gen = guarded(path, "reading its metadata", || meta.get(GEN_KEY))?
+            .map(|g| decode_gen(&g))
+            .unwrap_or(0);
+        let marker = guarded(path, "reading its flush marker", || {
+            meta.get(marker::MARKER_KEY)
+        })?;
+        let marker = marker::decode_marker(marker.as_deref());
+        let trees = open_trees(path, &db, gen)?;
+        drop_other_generations(path, &db, gen)?;
+        let data = trees.data.clone();
+        let (entries, bytes) = guarded(path, "reading its records", || {
+            let mut n = 0u64;
+            let mut bytes = 0u64;
+            for item in data.iter() {
+                let (k, v) = item?;
+                n += 1;
+                bytes += (k.len() + v.len().saturating_sub(HEADER)) as u64;
+            }
+            Ok((n, bytes))
+        })?;
+        Ok(Loaded {
+            db: db.clone(),
+            meta,
+            trees,
+            entries,
+            bytes,
+            marker,
+        })
+    };
+    inner().map_err(rename)
+}
+
+/// Opens a copy of `dir` beside it and checks it there, so that a damaged directory
+/// is reported without sled having written to it. Where no copy can be made (no
+/// room), the check happens on the store itself as it opens.
+fn check_copy(
+    options: &SledOptions,
+    dir: &Path,
+    record: Option<&marker::FlushRecord>,
+) -> Result<()> {
+    let Ok(scratch) = marker::Scratch::copy_of(dir) else {
+        return Ok(());
+    };
+    let mut o = options.clone();
+    o.flush_every_ms = None;
+    let loaded = load(&o, &scratch.0, dir)?;
+    let found = loaded.marker;
+    drop(loaded);
+    marker::check(dir, record, found)
+}
+
+/// Waits (up to 5 s) until sled has let go of its files after its last handle dropped.
+fn wait_for_sled_release(dir: &Path) -> bool {
+    use fs2::FileExt;
+    let Ok(file) = std::fs::File::open(dir.join("db")) else {
+        return true;
+    };
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    loop {
+        if file.try_lock_exclusive().is_ok() {
+            let _ = FileExt::unlock(&file);
+            return true;
+        }
+        if std::time::Instant::now() >= deadline {
+            return false;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(2));
     }
 }

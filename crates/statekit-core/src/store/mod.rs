@@ -227,30 +227,32 @@ impl Store {
     pub fn close(self, wait: Duration) -> Result<()> {
         match self {
             Store::Memory(t) => {
-                drop_when_unique(t, wait);
+                drop(last_handle(t, wait));
                 Ok(())
             }
             Store::Sled(t) => {
-                let flushed = t.flush();
-                drop_when_unique(t, wait);
-                flushed.map(|_| ())
+                t.flush()?;
+                match last_handle(t, wait) {
+                    Some(owned) => owned.close_clean(),
+                    None => Ok(()),
+                }
             }
         }
     }
 }
 
-/// Drops `arc` once it is the last strong handle, polling for up to `wait`; past that
-/// it is dropped as it is, and the last other holder frees the value.
-fn drop_when_unique<T>(mut arc: Arc<T>, wait: Duration) {
+/// The value behind `arc` once `arc` is its last strong handle, polling for up to
+/// `wait`; past that `None`, and the last other holder frees the value.
+fn last_handle<T>(mut arc: Arc<T>, wait: Duration) -> Option<T> {
     let deadline = std::time::Instant::now() + wait;
     loop {
         match Arc::try_unwrap(arc) {
-            Ok(owned) => return drop(owned),
+            Ok(owned) => return Some(owned),
             Err(shared) if std::time::Instant::now() < deadline => {
                 arc = shared;
                 std::thread::sleep(Duration::from_millis(1));
             }
-            Err(_) => return,
+            Err(_) => return None,
         }
     }
 }
