@@ -41,6 +41,7 @@ function keyList(keys: unknown): Uint8Array[] {
 export abstract class NativeBackend implements StateBackend {
   readonly #native: NativeStore
   readonly #handle: number
+  #closing: Promise<void> | undefined
 
   /** @internal */
   protected constructor(native: NativeStore) {
@@ -237,7 +238,9 @@ export abstract class NativeBackend implements StateBackend {
    * The live entries of a range in key-byte order. The range's keys are taken when
    * iteration starts; values are read in pages of 256 as it proceeds, so an entry
    * deleted before its page is read is skipped, and a value changed meanwhile may be
-   * seen old or new.
+   * seen old or new. A `restore()` ends the iteration: once the store has switched to
+   * the restored state, the iterator is done, so it never mixes entries of the old and
+   * the new state. After `close()` its next step throws `ERR_STATEKIT_CLOSED`.
    */
   async *entries(opts?: RangeOptions): AsyncIterableIterator<[Buffer, Buffer]> {
     const range = nativeRange(opts)
@@ -248,6 +251,7 @@ export abstract class NativeBackend implements StateBackend {
       throw fromNative(e)
     }
     for (;;) {
+      if (this.#native.closed) throw new StateError('ERR_STATEKIT_CLOSED', 'the backend was closed while iterating')
       let page: unknown[]
       try {
         page = cursor.nextPage(PAGE)
@@ -338,14 +342,19 @@ export abstract class NativeBackend implements StateBackend {
     }
   }
 
-  /** @inheritDoc */
-  async close(): Promise<void> {
-    if (this.#native.closed) return
-    try {
-      await this.#native.close()
-    } catch (e) {
+  /**
+   * {@inheritDoc StateBackend.close}
+   *
+   * Calls made after `close()` starts fail with `ERR_STATEKIT_CLOSED`; a checkpoint or
+   * restore already running finishes first, and the Promise resolves once it has and
+   * the store is released (a sled store flushed and its directory unlocked). Calling it
+   * again returns the same Promise.
+   */
+  close(): Promise<void> {
+    this.#closing ??= this.#native.close().catch((e: unknown) => {
       throw fromNative(e)
-    }
+    })
+    return this.#closing
   }
 
   /** Whether `close()` has been called. */

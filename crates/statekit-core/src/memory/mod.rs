@@ -8,6 +8,6 @@ pub(crate) mod key_bytes;
 pub(crate) mod snapshot;
 mod tier;
 
-pub use snapshot::MemorySnapshot;
+pub use snapshot::{MemorySnapshot, RestoreClaim};
 pub(crate) use tier::{entry_size, Entry};
 pub use tier::{MemoryTier, ENTRY_OVERHEAD, SHARDS};

@@ -38,13 +38,47 @@ pub struct SnapshotState {
     deletes: Mutex<HashMap<Box<[u8]>, u64>>,
     /// The version of the latest `clear()` since the base; 0 if none.
     cleared_at: AtomicU64,
+    /// Whether a restore is building this tier's replacement.
+    restoring: AtomicBool,
 }
 
 fn busy() -> Error {
     Error::new(
         ErrorCode::Busy,
-        "a checkpoint of this store is already running; wait for it to finish",
+        "a checkpoint or restore of this store is already running; wait for it to finish",
     )
+}
+
+/// A memory tier claimed by a restore while its replacement is built and switched
+/// in: checkpoints and other restores of it are `ERR_STATEKIT_BUSY` meanwhile.
+/// Dropping the claim releases it.
+pub struct RestoreClaim(std::sync::Weak<MemoryTier>);
+
+impl MemoryTier {
+    /// Claims the tier for a restore, unless a checkpoint or another restore runs.
+    pub fn claim_restore(self: &Arc<Self>) -> Result<RestoreClaim> {
+        let st = &self.snapshot;
+        if st
+            .restoring
+            .compare_exchange(false, true, SeqCst, SeqCst)
+            .is_err()
+        {
+            return Err(busy());
+        }
+        if st.active.load(SeqCst) != 0 {
+            st.restoring.store(false, SeqCst);
+            return Err(busy());
+        }
+        Ok(RestoreClaim(Arc::downgrade(self)))
+    }
+}
+
+impl Drop for RestoreClaim {
+    fn drop(&mut self) {
+        if let Some(tier) = self.0.upgrade() {
+            tier.snapshot.restoring.store(false, SeqCst);
+        }
+    }
 }
 
 impl SnapshotState {
@@ -110,6 +144,10 @@ impl MemoryTier {
         }
         let cut = self.seq.fetch_add(1, SeqCst);
         if st.active.compare_exchange(0, cut, SeqCst, SeqCst).is_err() {
+            return Err(busy());
+        }
+        if st.restoring.load(SeqCst) {
+            st.active.store(0, SeqCst);
             return Err(busy());
         }
         st.tracking.store(true, SeqCst);

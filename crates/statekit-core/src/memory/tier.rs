@@ -10,7 +10,7 @@
 
 use std::collections::hash_map::RandomState;
 use std::hash::{BuildHasher, Hasher};
-use std::sync::atomic::{AtomicU64, Ordering::Relaxed, Ordering::SeqCst};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed, Ordering::SeqCst};
 use std::sync::Arc;
 
 use dashmap::DashMap;
@@ -99,6 +99,9 @@ pub struct MemoryTier {
     /// The version counter: every write takes the next one.
     pub(crate) seq: AtomicU64,
     pub(crate) snapshot: SnapshotState,
+    /// Set once a restore has switched its store to another tier; shared with cursors,
+    /// which outlive the tier they read.
+    replaced: Arc<AtomicBool>,
 }
 
 impl std::fmt::Debug for MemoryTier {
@@ -144,6 +147,7 @@ impl MemoryTier {
             tombstones: AtomicU64::new(0),
             seq: AtomicU64::new(1),
             snapshot: SnapshotState::default(),
+            replaced: Arc::new(AtomicBool::new(false)),
         }
     }
 
@@ -463,10 +467,17 @@ impl MemoryTier {
 }
 
 impl MemoryTier {
-    /// Adds another tier's operation counters to this one's (a restore replaces the
-    /// data, not the store's history).
-    pub fn absorb_counters(&self, other: &MemoryTier) {
-        self.counters.absorb(&other.counters);
+    /// Takes over `old`'s place after a restore: its operation counters (a restore
+    /// replaces the data, not the store's history), and marks `old` replaced, which
+    /// ends the cursors still reading it.
+    pub fn replace(&self, old: &MemoryTier) {
+        self.counters.absorb(&old.counters);
+        old.replaced.store(true, SeqCst);
+    }
+
+    /// Set once a restore has switched this tier's store to another tier.
+    pub(crate) fn replaced_flag(&self) -> Arc<AtomicBool> {
+        Arc::clone(&self.replaced)
     }
 }
 

@@ -408,6 +408,23 @@ impl SledTier {
 
     /// Up to `max` live entries of `range` after the key `after` (in the range's order).
     pub fn page(&self, range: &KeyRange, after: Option<&[u8]>, max: usize) -> Result<Page> {
+        self.page_of(None, range, after, max)
+    }
+
+    /// The generation of the store's state: a restore switches to a new one.
+    pub(crate) fn generation(&self) -> u64 {
+        self.trees().gen
+    }
+
+    /// Like [`SledTier::page`], but a finished, empty page once a restore has switched
+    /// the store away from generation `gen`: a scan never mixes two states.
+    pub(crate) fn page_of(
+        &self,
+        gen: Option<u64>,
+        range: &KeyRange,
+        after: Option<&[u8]>,
+        max: usize,
+    ) -> Result<Page> {
         let lower: Bound<Vec<u8>> = match (after, range.reverse) {
             (Some(a), false) => Bound::Excluded(a.to_vec()),
             _ => range
@@ -426,7 +443,14 @@ impl SledTier {
             return Ok(page);
         }
         let now = self.now_ms();
-        let data = self.trees().data.clone();
+        let data = {
+            let t = self.trees();
+            if gen.is_some_and(|g| g != t.gen) {
+                page.done = true;
+                return Ok(page);
+            }
+            t.data.clone()
+        };
         let iter = data.range::<Vec<u8>, _>((lower, upper));
         let mut iter: Box<dyn Iterator<Item = sled::Result<(sled::IVec, sled::IVec)>>> =
             if range.reverse {

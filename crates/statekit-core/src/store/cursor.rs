@@ -4,6 +4,7 @@
 //! open or loads the whole range. It holds the store weakly: once the store is closed
 //! (or a restore replaced the memory tier's data), the next page is `ERR_STATEKIT_CLOSED`.
 
+use std::sync::atomic::{AtomicBool, Ordering::SeqCst};
 use std::sync::{Arc, Weak};
 
 use super::Store;
@@ -15,10 +16,12 @@ use crate::sled::SledTier;
 enum Source {
     Memory {
         tier: Weak<MemoryTier>,
+        replaced: Arc<AtomicBool>,
         keys: std::vec::IntoIter<Box<[u8]>>,
     },
     Sled {
         tier: Weak<SledTier>,
+        gen: u64,
         range: KeyRange,
         after: Option<Vec<u8>>,
         remaining: usize,
@@ -36,10 +39,12 @@ impl Cursor {
         let source = match store {
             Store::Memory(t) => Source::Memory {
                 tier: Arc::downgrade(t),
+                replaced: t.replaced_flag(),
                 keys: t.keys_in(&range).into_iter(),
             },
             Store::Sled(t) => Source::Sled {
                 tier: Arc::downgrade(t),
+                gen: t.generation(),
                 remaining: range.limit.unwrap_or(usize::MAX),
                 range,
                 after: None,
@@ -55,7 +60,14 @@ impl Cursor {
         let max = max.max(1);
         let mut n = 0;
         match &mut self.source {
-            Source::Memory { tier, keys } => {
+            Source::Memory {
+                tier,
+                replaced,
+                keys,
+            } => {
+                if replaced.load(SeqCst) {
+                    return Ok(0);
+                }
                 let tier = tier.upgrade().ok_or_else(Error::closed)?;
                 while n < max {
                     let Some(key) = keys.next() else { break };
@@ -65,6 +77,7 @@ impl Cursor {
             }
             Source::Sled {
                 tier,
+                gen,
                 range,
                 after,
                 remaining,
@@ -73,7 +86,7 @@ impl Cursor {
                 let tier = tier.upgrade().ok_or_else(Error::closed)?;
                 while !*done && n < max && *remaining > 0 {
                     let want = (max - n).min(*remaining);
-                    let page = tier.page(range, after.as_deref(), want)?;
+                    let page = tier.page_of(Some(*gen), range, after.as_deref(), want)?;
                     for (k, v) in &page.entries {
                         emit(k, v);
                     }

@@ -9,7 +9,7 @@ use crate::checkpoint::{
     validate, write_cut, CheckpointRequest, CheckpointSummary, RestoreSummary,
 };
 use crate::error::{Error, ErrorCode, Result};
-use crate::memory::{MemorySnapshot, MemoryTier};
+use crate::memory::{MemorySnapshot, MemoryTier, RestoreClaim};
 use crate::sled::SledSnapshot;
 
 /// A checkpoint whose cut is taken and whose file is not written yet. Dropping it
@@ -52,6 +52,8 @@ impl PendingCheckpoint {
 pub struct Restored {
     state: Option<Store>,
     summary: RestoreSummary,
+    /// The memory tier being replaced, claimed until the new state is switched in.
+    claim: Option<RestoreClaim>,
 }
 
 impl Restored {
@@ -61,15 +63,18 @@ impl Restored {
         }
         Ok(match store {
             Store::Memory(t) => {
+                let claim = t.claim_restore()?;
                 let (tier, summary) = MemoryTier::restore_from(path, t.default_ttl())?;
                 Restored {
                     state: Some(Store::Memory(tier)),
                     summary,
+                    claim: Some(claim),
                 }
             }
             Store::Sled(t) => Restored {
                 state: None,
                 summary: t.restore_from(path)?,
+                claim: None,
             },
         })
     }
@@ -79,7 +84,9 @@ impl Restored {
         &self.summary
     }
 
+    /// The restored state, once: taking it ends the claim on the replaced tier.
     pub(super) fn take_state(&mut self) -> Option<Store> {
+        self.claim = None;
         self.state.take()
     }
 }

@@ -212,7 +212,7 @@ impl Store {
     pub fn adopt(&self, restored: &mut Restored) -> Store {
         match (restored.take_state(), self) {
             (Some(Store::Memory(next)), Store::Memory(old)) => {
-                next.absorb_counters(old);
+                next.replace(old);
                 Store::Memory(next)
             }
             _ => self.clone(),
