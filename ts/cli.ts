@@ -15,7 +15,8 @@ import { Command, CommanderError, Option } from 'commander'
 import cliProgress from 'cli-progress'
 import { readCheckpointInfo, verifyCheckpoint, type CheckpointFileInfo } from './checkpoint.js'
 import { StateError } from './errors.js'
-import { MANIFEST, readManifest, retain } from './manifest.js'
+import { MANIFEST, retain } from './manifest.js'
+import { isStorageUrl, listUrl, localFile, localSource, registerStorageCommands, storageFor, verifyUrl } from './cli-s3.js'
 import { MemoryBackend } from './memory-backend.js'
 import { addon } from './native.js'
 import { SledBackend } from './sled-backend.js'
@@ -163,6 +164,7 @@ example(
     .description('list the checkpoints in a directory, newest first')
     .option('--json', 'machine output')
     .action(async (dir: string, o: { json?: boolean }) => {
+      if (isStorageUrl(dir)) return listUrl(dir, o)
       if ((await mustExist(dir)) !== 'dir') throw new CliError(`${dir} is not a directory`, EXIT.usage)
       const rows = await listDir(dir)
       if (o.json) return json(rows.map((r) => (r.info ? { ...r.info, quickCheck: 'ok' } : { path: r.file, quickCheck: 'damaged', error: r.error })))
@@ -188,6 +190,7 @@ example(
     .addOption(new Option('--encoding <enc>', 'how keys are printed').choices(['utf8', 'base64', 'hex']).default('utf8'))
     .option('--json', 'machine output')
     .action(async (file: string, o: { keys?: boolean; prefix?: string; limit?: number; encoding: Encoding; json?: boolean }) => {
+      file = await localFile(file)
       await mustExist(file)
       const info = await readCheckpointInfo(file)
       const blocks = addon.checkpointBlocks(file)
@@ -225,6 +228,7 @@ example(
     .option('--quick', 'check only the header, the footer and the sizes')
     .option('--json', 'machine output')
     .action(async (target: string, o: { quick?: boolean; json?: boolean }) => {
+      if (isStorageUrl(target)) return verifyUrl(target, o)
       const kind = await mustExist(target)
       const files = kind === 'dir' ? (await listDir(target)).map((r) => r.file) : [target]
       const results: Array<{ path: string; ok: boolean; error?: string }> = []
@@ -259,6 +263,7 @@ example(
     .option('--force', 'replace what a non-empty directory holds')
     .option('--json', 'machine output')
     .action(async (source: string, o: { into: string; dryRun?: boolean; force?: boolean; json?: boolean }) => {
+      source = await localSource(source)
       const file = (await mustExist(source)) === 'dir' ? await newestValid(source) : source
       const info = await readCheckpointInfo(file)
       const target = o.into
@@ -307,6 +312,7 @@ example(
     .addOption(new Option('--format <format>', 'output format').choices(['jsonl']).default('jsonl'))
     .addOption(new Option('--encoding <enc>', 'how keys and values are written').choices(['utf8', 'base64', 'hex']).default('utf8'))
     .action(async (file: string, o: { encoding: Encoding }) => {
+      file = await localFile(file)
       await mustExist(file)
       for await (const r of records(file)) {
         const line =
@@ -427,8 +433,8 @@ example(
     .addOption(new Option('--keep <n>', 'how many to keep').argParser(positiveInt).makeOptionMandatory())
     .option('--json', 'machine output')
     .action(async (dir: string, o: { keep: number; json?: boolean }) => {
-      if ((await mustExist(dir)) !== 'dir') throw new CliError(`${dir} is not a directory`, EXIT.usage)
-      const dropped = await retain(dir, await readManifest(dir), o.keep)
+      if (!isStorageUrl(dir) && (await mustExist(dir)) !== 'dir') throw new CliError(`${dir} is not a directory`, EXIT.usage)
+      const dropped = await retain(storageFor(dir), undefined, o.keep)
       if (o.json) return json({ deleted: dropped.map((d) => d.file) })
       for (const d of dropped) out(`deleted ${d.file}`)
     }),
@@ -455,6 +461,8 @@ example(
     }),
   'statekit snapshot /var/lib/app/state --out state.skc',
 )
+
+registerStorageCommands(program, example)
 
 function positiveInt(v: string): number {
   const n = Number(v)

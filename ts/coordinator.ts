@@ -272,8 +272,13 @@ export class CheckpointCoordinator extends EventEmitter<CoordinatorEvents> {
       // From here the backend counts it as its latest: if it is not committed, the next one is full.
       const sinceFull = this.#sinceFull
       this.#sinceFull = Infinity
-      await this.#storage.storeCheckpoint(name, target)
-      stored = true
+      try {
+        await this.#storage.storeCheckpoint(name, target)
+        stored = true
+      } finally {
+        // A staging file is removed whether or not it was stored.
+        if (this.#storage.localDir === undefined) await fsp.rm(target, { force: true }).catch(() => {})
+      }
       await this.#commit(info, name)
       this.#sinceFull = info.kind === 'full' ? 0 : sinceFull + 1
       Object.assign(this.#stats, {

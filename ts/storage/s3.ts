@@ -219,8 +219,6 @@ class S3Storage implements CheckpointStorage {
       await upload.done()
     } catch (e) {
       throw this.#fail(`upload ${name}`, e)
-    } finally {
-      await fsp.rm(localPath, { force: true }).catch(() => {})
     }
   }
 

@@ -51,9 +51,9 @@ export interface CheckpointStorage {
    */
   stagingPath(name: string): Promise<string>
   /**
-   * Makes the finished, verified file at `localPath` durable under `name`. For object
-   * storage it is uploaded (multipart when large, with checksums) and the local file is
-   * removed, whether or not the upload succeeded.
+   * Makes the finished, verified file at `localPath` durable under `name`: nothing to do
+   * for a file already in place, a copy for a file elsewhere; for object storage an
+   * upload (multipart when large, with checksums). The local file is left as it is.
    */
   storeCheckpoint(name: string, localPath: string): Promise<void>
   /** Fetches checkpoints to local files in one directory. A missing one rejects (`ERR_STATEKIT_IO` from a directory, `ERR_STATEKIT_CORRUPT` from object storage, where the manifest listed it). */
