@@ -231,3 +231,20 @@ test('a process killed in the middle of an upload: the manifest lists only whole
   t.is(after.Uploads?.length ?? 0, 0, 'the incomplete upload was aborted')
   t.deepEqual(await keys(bucket, 'killed/'), [m.checkpoints[0].file, 'manifest.json'].sort())
 })
+
+test('the seed 003 example (examples/module-state.mjs) keeps a module\'s state across runs, on a directory and on S3', async (t) => {
+  const example = new URL('../examples/module-state.mjs', import.meta.url).pathname
+  const bucket = await moto.bucket(t)
+  const cwd = tempDir(t)
+  for (const where of [[], [`s3://${bucket}/modules`]]) {
+    const first = await run(process.execPath, [example, ...where], { env: moto.env(), cwd })
+    t.regex(first.stdout, /no saved state yet/)
+    t.regex(first.stdout, /"runs":1/)
+    const second = await run(process.execPath, [example, ...where], { env: moto.env(), cwd })
+    t.regex(second.stdout, where.length ? new RegExp(`loaded state from s3://${bucket}/modules/my-module/checkpoint-`) : /loaded state from .*module-state\/my-module\/checkpoint-/)
+    t.regex(second.stdout, /"runs":2/)
+    t.notRegex(second.stdout, /scratch/)
+  }
+  t.true(fs.existsSync(`${cwd}/module-state/my-module/manifest.json`))
+  t.true((await keys(bucket, 'modules/my-module/')).includes('manifest.json'))
+})

@@ -153,7 +153,7 @@ export async function listUrl(arg: string, o: { json?: boolean }): Promise<void>
   const unlisted = objects.filter((x) => !listed.has(x.name)).map((x) => ({ path: checkpointLocation(storage, x.name), bytes: x.bytes, quickCheck: 'unlisted' }))
   if (o.json) return out(JSON.stringify([...rows, ...unlisted], null, 2))
   const table = [['ID', 'KIND', 'BASE', 'CREATED', 'ENTRIES', 'BYTES', 'CHECK', 'OBJECT']]
-  for (const r of rows) table.push([String(r.id), r.kind, r.baseId !== undefined ? String(r.baseId) : '-', new Date(r.createdAt).toISOString(), String(r.entries), String(r.bytes), r.quickCheck, r.file])
+  for (const r of rows) table.push([String(r.id), r.kind, r.kind === 'incremental' && r.baseId !== undefined ? String(r.baseId) : '-', new Date(r.createdAt).toISOString(), String(r.entries), String(r.bytes), r.quickCheck, r.file])
   for (const r of unlisted) table.push(['-', '-', '-', '-', '-', String(r.bytes), 'unlisted', path.posix.basename(r.path)])
   const widths = table[0]!.map((_, c) => Math.max(...table.map((r) => r[c]!.length)))
   for (const r of table) out(r.map((cell, c) => cell.padEnd(widths[c]!)).join('  ').trimEnd())
