@@ -2,56 +2,15 @@
 // environment scripts/moto.mjs creates (npm test's pretest step runs it), on loopback
 // at a free port. One server per test file; each test uses its own bucket. When the
 // server cannot be started, the tests that need it FAIL with the reason: never skipped.
-import { spawn, spawnSync } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
-import path from 'node:path'
-import { fileURLToPath } from 'node:url'
 import { S3Client, CreateBucketCommand } from '@aws-sdk/client-s3'
+import { startMoto } from '../../scripts/moto-server.mjs'
 
-const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..')
 export const credentials = { accessKeyId: 'statekit-test', secretAccessKey: 'statekit-test-secret' }
 export const region = 'us-east-1'
 
 // The SDK warns once per process about its future Node versions; the tests do not need it.
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = 'true'
-
-async function startServer() {
-  const check = spawnSync(process.execPath, [path.join(root, 'scripts', 'moto.mjs'), '--check'], { encoding: 'utf8' })
-  if (check.status !== 0) throw new Error(`moto's S3 server is not installed (${check.stderr.trim()}); run: node scripts/moto.mjs`)
-  const bin = check.stdout.trim()
-  const child = spawn(bin, ['-H', '127.0.0.1', '-p', '0'], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, MOTO_ALLOW_NONEXISTENT_REGION: 'true' } })
-  let log = ''
-  const port = await new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`moto's S3 server did not start within 30 s:\n${log}`)), 30_000)
-    const onData = (d) => {
-      log += d
-      const m = /Running on http:\/\/127\.0\.0\.1:(\d+)/.exec(log)
-      if (m) {
-        clearTimeout(timer)
-        resolve(Number(m[1]))
-      }
-    }
-    child.stdout.on('data', onData)
-    child.stderr.on('data', onData)
-    child.once('error', (e) => reject(new Error(`cannot start moto's S3 server ${bin}: ${e.message}`)))
-    child.once('exit', (code) => reject(new Error(`moto's S3 server exited with ${code} before it was ready:\n${log}`)))
-  })
-  child.stdout.resume()
-  child.stderr.resume()
-  const endpoint = `http://127.0.0.1:${port}`
-  const deadline = Date.now() + 20_000
-  for (;;) {
-    try {
-      const r = await fetch(`${endpoint}/moto-api/`)
-      if (r.ok) break
-    } catch {
-      // not yet
-    }
-    if (Date.now() > deadline) throw new Error(`moto's S3 server at ${endpoint} never answered GET /moto-api/`)
-    await new Promise((r) => setTimeout(r, 50))
-  }
-  return { child, endpoint }
-}
 
 /**
  * Registers a moto server for this test file. Returns a handle whose `endpoint`,
@@ -82,7 +41,7 @@ export function useMoto(test) {
   }
   test.before(async () => {
     try {
-      const { child, endpoint } = await startServer()
+      const { child, endpoint } = await startMoto()
       h.child = child
       h.endpoint = endpoint
       h.client = new S3Client({ endpoint, region, credentials, forcePathStyle: true })
