@@ -38,14 +38,15 @@ function start(t, args) {
 
 test('failover: A is killed with SIGKILL; B takes the lease once it expires, restores, and continues from A\'s last checkpoint; nothing acknowledged is lost', async (t) => {
   const bucket = await moto.bucket(t)
-  const a = start(t, [bucket, 'orders/p0', 'host-a'])
+  // A's lease lasts 4 s: longer than B takes to start on a loaded machine, so B must wait.
+  const a = start(t, [bucket, 'orders/p0', 'host-a', '4000'])
   await a.until((ev) => ev.filter((e) => e.event === 'committed').length >= 5)
   a.child.kill('SIGKILL')
   const { signal } = await a.exited
   t.is(signal, 'SIGKILL')
   const acked = Math.max(...a.events.filter((e) => e.event === 'committed').map((e) => e.offset))
   const killedAt = Date.now()
-  const b = start(t, [bucket, 'orders/p0', 'host-b', '300'])
+  const b = start(t, [bucket, 'orders/p0', 'host-b', '4000', '300'])
   const events = await b.until((ev) => ev.some((e) => e.event === 'stopped'))
   const waited = events.filter((e) => e.event === 'waiting')
   t.true(waited.length > 0, 'B waited while A\'s lease was still live')
