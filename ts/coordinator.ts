@@ -28,11 +28,20 @@ export interface CoordinatorOptions {
    * @default no age limit
    */
   maxAge?: number
-  /** zstd-compress checkpoints (default true); false writes them uncompressed. */
+  /**
+   * zstd-compress checkpoints; false writes them uncompressed.
+   * @default true
+   */
   compress?: boolean
-  /** The least time between two checkpoints, in ms (default 0); `createCheckpoint` honours it unless forced. */
+  /**
+   * The least time between two checkpoints, in ms; `createCheckpoint` honours it unless forced.
+   * @default 0
+   */
   minInterval?: number
-  /** Take a full checkpoint every `fullEvery` checkpoints, incremental ones between (default 1: always full). */
+  /**
+   * Take a full checkpoint every `fullEvery` checkpoints, incremental ones between (1: always full).
+   * @default 1
+   */
   fullEvery?: number
   /** Called for every checkpoint; its result (such as source offsets) is stored in it. */
   metadata?: () => Record<string, unknown> | Promise<Record<string, unknown>>
