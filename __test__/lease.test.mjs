@@ -139,9 +139,13 @@ for (const [kind, where] of Object.entries(kinds)) {
     t.not(e2, e1)
     t.is(await s.writeDocument('lease.json', 'three', e1), null, 'a stale etag changes nothing')
     t.deepEqual(await s.readDocument('lease.json'), { text: 'two', etag: e2 })
-    // Two writers racing with the same etag: exactly one wins.
-    const results = await Promise.all([s.writeDocument('lease.json', 'x', e2), w.storage().writeDocument('lease.json', 'y', e2)])
-    t.is(results.filter((r) => r !== null).length, 1)
+    // Two writers racing with the same etag: exactly one wins. (Only checked on the
+    // directory: moto checks a condition and writes without a lock between, so two
+    // truly concurrent requests can both pass there; AWS S3 serializes them.)
+    if (kind === 'dir') {
+      const results = await Promise.all([s.writeDocument('lease.json', 'x', e2), w.storage().writeDocument('lease.json', 'y', e2)])
+      t.is(results.filter((r) => r !== null).length, 1)
+    }
   })
 }
 

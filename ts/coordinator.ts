@@ -250,8 +250,10 @@ export class CheckpointCoordinator extends EventEmitter<CoordinatorEvents> {
     return run
   }
 
-  #fenced(why: string): StateError {
-    return new StateError('ERR_STATEKIT_FENCED', `${manifestLocation(this.#storage)}: not written: ${why}`)
+  /** Marks the lease lost (emitting `'lease-lost'` once) and returns the fencing error. */
+  #lost(keeper: LeaseKeeper, why: string): StateError {
+    keeper.markLost(why)
+    return new StateError('ERR_STATEKIT_FENCED', `${manifestLocation(this.#storage)}: not written: the lease of ${JSON.stringify(keeper.owner)} was lost: ${why}`)
   }
 
   async #run(extra: Record<string, unknown> | undefined): Promise<CheckpointInfo> {
@@ -259,7 +261,7 @@ export class CheckpointCoordinator extends EventEmitter<CoordinatorEvents> {
     let stored = false
     try {
       await this.#prepare()
-      if (this.#keeper && !this.#keeper.valid()) throw this.#fenced(`the lease of ${JSON.stringify(this.#keeper.owner)} was lost`)
+      if (this.#keeper && !this.#keeper.valid()) throw this.#lost(this.#keeper, 'it expired before it was renewed')
       const metadata = { ...(this.#metadata ? await this.#metadata() : {}), ...(extra ?? {}) }
       const incremental = this.#sinceFull < this.#fullEvery - 1
       name = `checkpoint-${String(Date.now()).padStart(13, '0')}-${++this.#seq}-${randomBytes(3).toString('hex')}.skc`
@@ -315,8 +317,8 @@ export class CheckpointCoordinator extends EventEmitter<CoordinatorEvents> {
   async #checkWriter(manifest: Manifest): Promise<void> {
     const keeper = this.#keeper
     if (keeper) {
-      if (!keeper.valid()) throw this.#fenced(`the lease of ${JSON.stringify(keeper.owner)} was lost`)
-      if (manifest.writer?.token !== keeper.token) throw this.#fenced(`the lease was taken over by ${JSON.stringify(manifest.writer?.owner ?? 'another owner')}`)
+      if (!keeper.valid()) throw this.#lost(keeper, 'it expired before it was renewed')
+      if (manifest.writer?.token !== keeper.token) throw this.#lost(keeper, `it was taken over by ${JSON.stringify(manifest.writer?.owner ?? 'another owner')}`)
     } else if (manifest.writer) {
       const lease = await readLease(this.#storage)
       if (lease && isLive(lease.doc)) throw leaseHeld(this.#storage, lease.doc)

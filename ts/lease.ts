@@ -148,6 +148,11 @@ export class LeaseKeeper {
     this.#timer.unref()
   }
 
+  /** Declares the lease lost (once): stops renewing and reports it. */
+  markLost(reason: string): void {
+    this.#lose(reason)
+  }
+
   #lose(reason: string): void {
     if (!this.#held) return
     this.#held = false
