@@ -2,6 +2,8 @@
 import test from 'ava'
 import { GetObjectCommand } from '@aws-sdk/client-s3'
 import fs from 'node:fs'
+import { execFile } from 'node:child_process'
+import { promisify } from 'node:util'
 import path from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { CheckpointCoordinator, MemoryBackend, StateError, directoryStorage } from '../dist/index.js'
@@ -11,6 +13,7 @@ import { owner } from './helpers/owner.mjs'
 import { tempDir } from './helpers/tmp.mjs'
 
 const moto = useMoto(test)
+const run = promisify(execFile)
 
 // Each scenario runs on both storages: where(t) returns the fixture's arguments, a
 // storage for this process, and a reader of the raw manifest.
@@ -125,6 +128,14 @@ for (const [kind, where] of Object.entries(kinds)) {
     t.deepEqual((await w.storage().listCheckpoints()).map((x) => x.name), [(await c.list())[0].file], 'the fenced checkpoint was removed')
     t.is(c.stats().checkpointFailures, 1)
     await c.releaseLease()
+  })
+
+  test(`${kind}: a process holding a lease exits by itself: renewals never keep it alive`, async (t) => {
+    const w = await where(t)
+    const started = Date.now()
+    const { stdout } = await run(process.execPath, [new URL('./fixtures/lease-idle.mjs', import.meta.url).pathname, ...w.args], { env: w.env, timeout: 30_000 })
+    t.regex(stdout, /held until \d+/)
+    t.true(Date.now() - started < 30_000)
   })
 
   test(`${kind}: conditional document writes: create only if absent, replace only with the current etag`, async (t) => {

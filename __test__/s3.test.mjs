@@ -11,6 +11,7 @@ import { DeleteBucketPolicyCommand, GetObjectCommand, ListMultipartUploadsComman
 import { CheckpointCoordinator, MemoryBackend, StateError } from '../dist/index.js'
 import { s3Storage } from '../dist/s3.js'
 import { useMoto } from './helpers/moto.mjs'
+import { startMoto } from '../scripts/moto-server.mjs'
 import { tempDir } from './helpers/tmp.mjs'
 
 const moto = useMoto(test)
@@ -267,4 +268,18 @@ test('without the AWS SDK installed, statekit, a directory coordinator and the C
   const s3 = await run(process.execPath, ['--require', preload, cli, 'list', 's3://some-bucket/p']).then(() => null, (e) => e)
   t.is(s3.code, 64)
   t.regex(s3.stderr, /needs the @aws-sdk\/client-s3 package/)
+})
+
+test('wrong credentials are ERR_STATEKIT_IO saying so (a second moto server that checks credentials)', async (t) => {
+  await moto.bucket(t) // fails the test clearly if moto cannot run at all
+  const { child, endpoint } = await startMoto({ INITIAL_NO_AUTH_ACTION_COUNT: '0' })
+  t.teardown(() => child.kill('SIGKILL'))
+  const storage = s3Storage({ bucket: 'any-bucket', prefix: 'p', endpoint, region: 'us-east-1', credentials: { accessKeyId: 'AKIAWRONGWRONGWRONG1', secretAccessKey: 'wrong' } })
+  const b = new MemoryBackend()
+  t.teardown(() => b.close())
+  const c = new CheckpointCoordinator(b, { storage, interval: 60_000 })
+  const e = await t.throwsAsync(c.createCheckpoint(), { instanceOf: StateError, code: 'ERR_STATEKIT_IO' })
+  t.regex(e.message, /access denied \(InvalidAccessKeyId\): check the credentials/)
+  t.is(c.stats().checkpointFailures, 1)
+  await t.throwsAsync(c.restoreLatest(), { instanceOf: StateError, code: 'ERR_STATEKIT_IO' })
 })

@@ -6,12 +6,15 @@ import { fileURLToPath } from 'node:url'
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..')
 
-/** Resolves { child, endpoint } once GET /moto-api/ answers; rejects with the reason. */
-export async function startMoto() {
+/**
+ * Resolves { child, endpoint } once GET /moto-api/ answers; rejects with the reason.
+ * `env` adds environment variables (INITIAL_NO_AUTH_ACTION_COUNT=0 makes it check credentials).
+ */
+export async function startMoto(env = {}) {
   const check = spawnSync(process.execPath, [path.join(root, 'scripts', 'moto.mjs'), '--check'], { encoding: 'utf8' })
   if (check.status !== 0) throw new Error(`moto's S3 server is not installed (${check.stderr.trim()}); run: node scripts/moto.mjs`)
   const bin = check.stdout.trim()
-  const child = spawn(bin, ['-H', '127.0.0.1', '-p', '0'], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, MOTO_ALLOW_NONEXISTENT_REGION: 'true' } })
+  const child = spawn(bin, ['-H', '127.0.0.1', '-p', '0'], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, MOTO_ALLOW_NONEXISTENT_REGION: 'true', ...env } })
   let log = ''
   const port = await new Promise((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`moto's S3 server did not start within 30 s:\n${log}`)), 30_000)
