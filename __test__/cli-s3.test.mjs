@@ -132,7 +132,7 @@ test('prune on S3 keeps the newest N and the chains they need; push and pull cop
   const holder = new CheckpointCoordinator(new MemoryBackend(), { storage: s3Storage(moto.options(bucket, 'held')), interval: 60_000 })
   const lease = await holder.acquireLease({ owner: 'host-z', ttl: 30_000 })
   const refused = await cli(['push', dir, `s3://${bucket}/held`])
-  t.not(refused.code, 0)
+  t.is(refused.code, 75, 'held, like a locked directory')
   t.regex(refused.stderr, /held by "host-z"/)
   t.deepEqual(await s3Storage(moto.options(bucket, 'held')).listCheckpoints(), [])
   await lease.release()

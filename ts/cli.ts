@@ -41,6 +41,7 @@ function exitCodeOf(e: unknown): number {
     case 'ERR_STATEKIT_CORRUPT':
       return EXIT.data
     case 'ERR_STATEKIT_LOCKED':
+    case 'ERR_STATEKIT_LEASE_HELD':
       return EXIT.locked
     case 'ERR_STATEKIT_INVALID_ARG':
       return EXIT.usage
