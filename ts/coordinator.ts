@@ -409,6 +409,8 @@ export class CheckpointCoordinator extends EventEmitter<CoordinatorEvents> {
     this.#lastLease = undefined
     // The set may have changed since this backend's last checkpoint: the next one is full.
     this.#sinceFull = Infinity
+    // As the sole writer now, clean up; but not under a checkpoint of ours in flight.
+    if (this.#inflight) await this.#inflight.catch(() => {})
     this.#prepared = undefined
     await this.#prepare().catch((e: unknown) => {
       if (this.listenerCount('error') > 0) this.emit('error', e as StateError)
