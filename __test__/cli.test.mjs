@@ -156,7 +156,9 @@ test('export, import, then diff shows no difference', async (t) => {
   t.is(ex.code, 0)
   fs.writeFileSync(jsonl, ex.stdout)
   const lines = ex.stdout.trim().split('\n')
-  t.is(lines.length, 100_001)
+  // A header line that names the encoding, then one line per record.
+  t.is(lines.length, 100_002)
+  t.deepEqual(JSON.parse(lines[0]), { statekit: 'export', version: 1, encoding: 'base64' })
   const first = JSON.parse(lines.find((l) => l.includes(Buffer.from('expiring').toString('base64'))))
   t.true(first.expiresAt > Date.now())
   const out = path.join(dir, 'imported.skc')
@@ -182,6 +184,94 @@ test('export, import, then diff shows no difference', async (t) => {
   t.is(bad.code, 65)
   t.regex(bad.stderr, /line 2 is not JSON/)
   t.false(fs.existsSync(path.join(dir, 'bad.skc')))
+})
+
+// Entries whose bytes each encoding must carry: binary ones for base64 and hex,
+// text with non-ASCII characters for utf8.
+async function roundTripSource(dir, encoding) {
+  const b = new MemoryBackend()
+  const entries = []
+  for (let i = 0; i < 3000; i++) {
+    if (encoding === 'utf8') entries.push([`clé:${i}:ü→✓`, `valeur ${i} 🙂`])
+    else entries.push([Buffer.from([0xff, 0x00, i & 0xff, i >> 8, 0x80]), Buffer.from([0xc3, 0x28, i & 0xff, 0xfe])])
+  }
+  await b.putMany(entries)
+  await b.put(encoding === 'utf8' ? 'ttl:ü' : Buffer.from([0xfe, 1]), 'x', { ttl: 3_600_000 })
+  const info = await b.checkpoint(path.join(dir, `source-${encoding}.skc`))
+  await b.close()
+  return info.path
+}
+
+for (const encoding of ['utf8', 'base64', 'hex']) {
+  test(`export --encoding ${encoding}, then a plain import, rebuilds the same entries`, async (t) => {
+    const dir = tempDir(t)
+    const source = await roundTripSource(dir, encoding)
+    const ex = await cli('export', source, '--encoding', encoding)
+    t.is(ex.code, 0, ex.stderr)
+    const jsonl = path.join(dir, 'entries.jsonl')
+    fs.writeFileSync(jsonl, ex.stdout)
+    const out = path.join(dir, 'imported.skc')
+    const im = await cli('import', jsonl, '--out', out)
+    t.is(im.code, 0, im.stderr)
+    const diff = await cli('diff', source, out, '--json')
+    t.is(diff.code, 0, diff.stderr)
+    t.deepEqual(JSON.parse(diff.stdout), { added: [], removed: [], changed: [] })
+    const a = new MemoryBackend()
+    const b = new MemoryBackend()
+    t.is((await a.restore(source)).entries, (await b.restore(out)).entries)
+    t.deepEqual(await b.listKeys(), await a.listKeys())
+    await a.close()
+    await b.close()
+    // Import told another encoding than the header's is a usage error that writes nothing.
+    const other = encoding === 'hex' ? 'base64' : 'hex'
+    const clash = await cli('import', jsonl, '--out', path.join(dir, 'clash.skc'), '--encoding', other)
+    t.is(clash.code, 64)
+    t.regex(clash.stderr, new RegExp(`exported with --encoding ${encoding}`))
+    t.false(fs.existsSync(path.join(dir, 'clash.skc')))
+  })
+}
+
+test('export --encoding utf8 of bytes that are not UTF-8 is a data error, not a lossy file', async (t) => {
+  const dir = tempDir(t)
+  const source = await roundTripSource(dir, 'base64')
+  const ex = await cli('export', source, '--encoding', 'utf8')
+  t.is(ex.code, 65)
+  t.regex(ex.stderr, /not valid UTF-8; export with --encoding base64 or hex/)
+})
+
+/** Runs the CLI with its stdout read by a reader that goes away after the first chunk. */
+function cliClosedEarly(...args) {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [CLI, ...args], { stdio: ['ignore', 'pipe', 'pipe'] })
+    let stderr = ''
+    let first = ''
+    child.stderr.on('data', (d) => (stderr += d))
+    child.stdout.once('data', (d) => {
+      first = String(d).split('\n')[0]
+      child.stdout.destroy()
+    })
+    child.on('exit', (code, signal) => resolve({ code, signal, stderr, first }))
+  })
+}
+
+test('a reader that closes the pipe early (| head) ends the command quietly', async (t) => {
+  const dir = tempDir(t)
+  const b = new MemoryBackend()
+  await b.restore(big.file)
+  for (let i = 0; i < 50_000; i++) b.deleteSync(`user:${String(i * 2).padStart(6, '0')}`)
+  const other = (await b.checkpoint(path.join(dir, 'other.skc'))).path
+  await b.close()
+  for (const args of [
+    ['diff', big.file, other, '--json'],
+    ['diff', big.file, other],
+    ['export', big.file],
+    ['inspect', big.file, '--keys'],
+  ]) {
+    const r = await cliClosedEarly(...args)
+    t.is(r.stderr, '', `${args.join(' ')}: nothing on stderr`)
+    t.is(r.code, 0, `${args.join(' ')} exits 0`)
+    t.true(r.first.length > 0)
+  }
 })
 
 test('an incremental chain: list shows bases, restore applies the chain, prune keeps it whole', async (t) => {

@@ -188,14 +188,19 @@ test('SledBackend: no acknowledged batch is lost or torn across 20+ SIGKILLs', a
   for (let round = 0; round < kills; round++) {
     const child = spawn(process.execPath, [fixture, 'batches', dir, String(acked + 1)], { stdio: ['ignore', 'pipe', 'inherit'] })
     let buf = ''
+    let writing
+    const started = new Promise((r) => (writing = r))
     child.stdout.on('data', (d) => {
       buf += d
       const lines = buf.split('\n')
       buf = lines.pop()
       for (const l of lines) if (l) acked = Math.max(acked, Number(l))
+      writing()
     })
-    // Kill at a random moment once it is writing.
-    await new Promise((r) => setTimeout(r, 150 + Math.random() * 250))
+    // Kill at a random moment once it is writing (its first acknowledgement, or 10 s
+    // on a machine too loaded to get that far).
+    await Promise.race([started, new Promise((r) => setTimeout(r, 10_000))])
+    await new Promise((r) => setTimeout(r, Math.random() * 250))
     child.kill('SIGKILL')
     await new Promise((r) => child.once('exit', r))
     const store = await SledBackend.open({ path: dir, flushEveryMs: null })

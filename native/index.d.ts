@@ -20,8 +20,8 @@ export declare class CheckpointBuilder {
 }
 
 /**
- * Records of one checkpoint file, read a batch at a time. A reader thread verifies
- * and decompresses one block ahead; a damaged block ends the stream with an error.
+ * Records of one checkpoint file, read a batch at a time; a damaged block ends the
+ * stream with an error.
  */
 export declare class CheckpointStream {
   /** Opens `path` (its header and footer are checked now). */
@@ -57,6 +57,8 @@ export declare class NativeStore {
    * (absent, 0 or infinity: never).
    */
   static memory(defaultTtlMs?: number | undefined | null): NativeStore
+  /** `"memory"` or `"sled"`. */
+  get tier(): string
   /** The live value of `key`, copied into a new Buffer. */
   get(key: Uint8Array): Buffer | null
   /** Whether `key` has a live value. */
@@ -80,7 +82,7 @@ export declare class NativeStore {
   clear(): void
   /** Removes expired entries now; returns how many. */
   cleanupExpired(): number
-  /** Sweeps expired entries every `interval_ms` on a background thread. */
+  /** Sweeps expired entries every `interval_ms` (at least 1) on a background thread. */
   startCleanupTask(intervalMs: number): CleanupHandle
   /** Counters and sizes. */
   stats(): Stats
@@ -91,11 +93,11 @@ export declare class NativeStore {
   /** Takes a checkpoint's cut now and writes it to `path` on a worker thread. */
   checkpoint(path: string, options: CheckpointOptions): Promise<CheckpointResult>
   /**
-   * Restores the checkpoint at `path` (and its chain) on a worker thread. The memory
-   * tier's new state is switched in by `adopt()`; the sled tier's in place.
+   * Restores the checkpoint at `path` (and its chain) on a worker thread; `adopt()`
+   * then switches the store to the restored state.
    */
   restore(path: string): Promise<Restored>
-  /** Switches in the state a memory-tier restore built, keeping the counters. */
+  /** Switches in the state a restore built, keeping the counters. */
   adopt(restored: Restored): void
   /**
    * Releases the store; every later call fails with `ERR_STATEKIT_CLOSED`. A sled
@@ -108,10 +110,7 @@ export declare class NativeStore {
   get closed(): boolean
 }
 
-/**
- * The outcome of a restore: for the memory tier, the state built aside, which
- * `NativeStore.adopt()` switches in on the JavaScript thread.
- */
+/** The outcome of a restore, which `NativeStore.adopt()` switches in. */
 export declare class Restored {
   /** What the restore did. */
   get summary(): RestoreResult
@@ -150,11 +149,11 @@ export interface CheckpointFileInfo {
   blocks: number
 }
 
-/** Options of `checkpoint()`, validated by the TypeScript layer. */
+/** Options of `checkpoint()`. */
 export interface CheckpointOptions {
   /** `zstd` (default), `lz4` or `none`. */
   compression?: string
-  /** zstd level, 1 to 22 (default 3). */
+  /** zstd level, 1 to 22 (default: the addon's `DEFAULT_ZSTD_LEVEL`, 1). */
   level?: number
   /** User metadata as JSON text. */
   metadata?: string
@@ -176,6 +175,45 @@ export interface CheckpointResult {
   metadata: string
 }
 
+/** Index of the store's handle among the control words read as 32-bit integers. */
+export declare const CTL_HANDLE: number
+
+/** Index of the key's length (or a batch's key count). */
+export declare const CTL_KEY_LEN: number
+
+/** Index of the result: a length, a count, or a negative code. */
+export declare const CTL_RESULT: number
+
+/** Byte offset of the TTL (a 64-bit float) within the control words. */
+export declare const CTL_TTL_OFFSET: number
+
+/** Index of the value's length. */
+export declare const CTL_VALUE_LEN: number
+
+/** Milliseconds between the sled tier's background flushes unless configured. */
+export declare const DEFAULT_FLUSH_EVERY_MS: number
+
+/** The zstd level of checkpoint blocks unless a level is given. */
+export declare const DEFAULT_ZSTD_LEVEL: number
+
+/** Bytes the memory tier counts per entry on top of its key and value. */
+export declare const ENTRY_OVERHEAD_BYTES: number
+
+/** Bytes of control words after the largest key in the shared key buffer. */
+export declare const FAST_CONTROL_BYTES: number
+
+/** Result: the key was not found (or had expired). */
+export declare const FAST_MISS: number
+
+/** Result: anything else (closed store, bad key, I/O error): take the general path. */
+export declare const FAST_SLOW: number
+
+/** Result: the value does not fit the shared value buffer. */
+export declare const FAST_TOO_BIG: number
+
+/** Bytes of the shared value buffer: larger values take the general path. */
+export declare const FAST_VALUE_BYTES: number
+
 /** Result: 1 if a live entry was removed, 0 if not. */
 export declare function fastDelete(): void
 
@@ -183,10 +221,9 @@ export declare function fastDelete(): void
 export declare function fastGet(): void
 
 /**
- * Reads `key_len` keys (the control word is a count here), each a 2-byte
- * little-endian length and its bytes, from the key buffer. Writes to the value
- * buffer one 4-byte length per key (-1 for a miss) and then the values, end to end.
- * Result: the bytes of values written, or TOO_BIG if they do not fit.
+ * Reads `key_len` keys (the control word is a count here), packed in the key buffer
+ * as `Store::get_many_into` reads them, and writes their lengths and values to the
+ * value buffer. Result: the bytes of values written, or FAST_TOO_BIG.
  */
 export declare function fastGetMany(): void
 
@@ -195,6 +232,12 @@ export declare function fastHas(): void
 
 /** Stores the value in the value buffer (`value_len` bytes) under the key; result 0. */
 export declare function fastPut(): void
+
+/** The largest key, in bytes. */
+export declare const MAX_KEY_BYTES: number
+
+/** The largest value, in bytes. */
+export declare const MAX_VALUE_BYTES: number
 
 /** Opens (or creates) a sled store on a worker thread. */
 export declare function openSled(config: SledConfig): Promise<NativeStore>
@@ -231,14 +274,15 @@ export interface RestoreResult {
   metadata: string
 }
 
-/** The sled tier's options, as the TypeScript layer passes them. */
+/** The sled tier's options. */
 export interface SledConfig {
   path: string
   ttl?: number
   cacheCapacity?: number
   compression?: boolean
-  /** Milliseconds between background flushes; `null` for none; absent for 500. */
+  /** Milliseconds between background flushes; absent for the default (500). */
   flushEveryMs?: number
+  /** No background flush at all (`flushEveryMs: null` in TypeScript). */
   noPeriodicFlush?: boolean
   mode?: string
 }

@@ -8,6 +8,7 @@
  *
  * @packageDocumentation
  */
+import { isUtf8 } from 'node:buffer'
 import { promises as fsp, createReadStream, readFileSync } from 'node:fs'
 import path from 'node:path'
 import readline from 'node:readline'
@@ -55,7 +56,30 @@ function exitCodeOf(e: unknown): number {
 }
 
 type Encoding = 'utf8' | 'base64' | 'hex'
+const ENCODINGS: readonly Encoding[] = ['utf8', 'base64', 'hex']
 const encode = (b: Buffer, enc: Encoding): string => b.toString(enc)
+
+/**
+ * The first line of an export: what wrote it and how its keys and values are encoded,
+ * so that `import` reads it back without being told.
+ */
+interface ExportHeader {
+  statekit: 'export'
+  version: 1
+  encoding: Encoding
+}
+
+function isExportHeader(v: unknown): v is { statekit: 'export'; version: unknown; encoding: unknown } {
+  return typeof v === 'object' && v !== null && (v as { statekit?: unknown }).statekit === 'export'
+}
+
+/** Bytes for an export: utf8 only when they are valid UTF-8, which a round trip needs. */
+function exportText(b: Buffer, enc: Encoding, what: string, n: number): string {
+  if (enc === 'utf8' && !isUtf8(b)) {
+    throw new CliError(`record ${n}: the ${what} is not valid UTF-8; export with --encoding base64 or hex`, EXIT.data)
+  }
+  return encode(b, enc)
+}
 const decode = (s: unknown, enc: Encoding, what: string, line: number): Buffer => {
   if (typeof s !== 'string') throw new CliError(`line ${line}: ${what} must be a string`, EXIT.data)
   return Buffer.from(s, enc)
@@ -188,7 +212,7 @@ example(
     .option('--keys', 'list the keys')
     .option('--prefix <prefix>', 'only keys starting with this (with --keys)')
     .addOption(new Option('--limit <n>', 'at most n keys (with --keys)').argParser(positiveInt))
-    .addOption(new Option('--encoding <enc>', 'how keys are printed').choices(['utf8', 'base64', 'hex']).default('utf8'))
+    .addOption(new Option('--encoding <enc>', 'how keys are printed').choices(ENCODINGS).default('utf8'))
     .option('--json', 'machine output')
     .action(async (file: string, o: { keys?: boolean; prefix?: string; limit?: number; encoding: Encoding; json?: boolean }) => {
       file = await localFile(file)
@@ -309,18 +333,25 @@ example(
 example(
   program
     .command('export <file>')
-    .description('stream the entries as JSON lines: {"key","value","expiresAt"} (and {"key","deleted":true} in an incremental checkpoint)')
+    .description(
+      'stream the entries as JSON lines: a header {"statekit":"export","version":1,"encoding"}, then {"key","value","expiresAt"} (and {"key","deleted":true} in an incremental checkpoint)',
+    )
     .addOption(new Option('--format <format>', 'output format').choices(['jsonl']).default('jsonl'))
-    .addOption(new Option('--encoding <enc>', 'how keys and values are written').choices(['utf8', 'base64', 'hex']).default('utf8'))
+    .addOption(new Option('--encoding <enc>', 'how keys and values are written (utf8 needs valid UTF-8)').choices(ENCODINGS).default('utf8'))
     .action(async (file: string, o: { encoding: Encoding }) => {
       file = await localFile(file)
       await mustExist(file)
+      const header: ExportHeader = { statekit: 'export', version: 1, encoding: o.encoding }
+      await write(JSON.stringify(header) + '\n')
+      let n = 0
       for await (const r of records(file)) {
+        n++
+        const key = exportText(r.key, o.encoding, 'key', n)
         const line =
           r.op === 0
-            ? { key: encode(r.key, o.encoding), value: encode(r.value!, o.encoding), expiresAt: r.expiresAt === 0 ? null : r.expiresAt }
+            ? { key, value: exportText(r.value!, o.encoding, 'value', n), expiresAt: r.expiresAt === 0 ? null : r.expiresAt }
             : r.op === 1
-              ? { key: encode(r.key, o.encoding), deleted: true }
+              ? { key, deleted: true }
               : { clear: true }
         await write(JSON.stringify(line) + '\n')
       }
@@ -331,13 +362,16 @@ example(
 example(
   program
     .command('import <jsonl>')
-    .description('build a full checkpoint from JSON lines {"key","value","expiresAt"?}')
+    .description('build a full checkpoint from JSON lines {"key","value","expiresAt"?}, as `export` writes them')
     .requiredOption('--out <checkpoint>', 'the checkpoint file to write')
-    .addOption(new Option('--encoding <enc>', 'how keys and values are written in the input').choices(['utf8', 'base64', 'hex']).default('utf8'))
+    .addOption(
+      new Option('--encoding <enc>', "how keys and values are written in the input (default: the export header's, else utf8)").choices(ENCODINGS),
+    )
     .addOption(new Option('--compression <c>', 'block compression').choices(['zstd', 'lz4', 'none']).default('zstd'))
     .option('--json', 'machine output')
-    .action(async (input: string, o: { out: string; encoding: Encoding; compression: string; json?: boolean }) => {
+    .action(async (input: string, o: { out: string; encoding?: Encoding; compression: string; json?: boolean }) => {
       await mustExist(input)
+      let encoding: Encoding = o.encoding ?? 'utf8'
       const builder = addon.CheckpointBuilder.create(o.out, o.compression, JSON.stringify({ importedFrom: path.basename(input) }))
       let keys: Buffer[] = []
       let values: Buffer[] = []
@@ -359,11 +393,23 @@ example(
           } catch {
             throw new CliError(`${input}: line ${line} is not JSON`, EXIT.data)
           }
+          if (isExportHeader(rec)) {
+            const h = rec as { version: unknown; encoding: unknown }
+            if (line !== 1) throw new CliError(`${input}: line ${line}: an export header belongs on the first line`, EXIT.data)
+            if (h.version !== 1 || !ENCODINGS.includes(h.encoding as Encoding)) {
+              throw new CliError(`${input}: line 1: unsupported export header ${text}`, EXIT.data)
+            }
+            if (o.encoding !== undefined && o.encoding !== h.encoding) {
+              throw new CliError(`${input} was exported with --encoding ${String(h.encoding)}, not ${o.encoding}`, EXIT.usage)
+            }
+            encoding = h.encoding as Encoding
+            continue
+          }
           if (rec.deleted || rec.clear) throw new CliError(`${input}: line ${line}: import builds a full checkpoint and takes entries only`, EXIT.data)
           const exp = rec.expiresAt ?? 0
           if (typeof exp !== 'number' || !(exp >= 0)) throw new CliError(`${input}: line ${line}: expiresAt must be a number or null`, EXIT.data)
-          keys.push(decode(rec.key, o.encoding, 'key', line))
-          values.push(decode(rec.value, o.encoding, 'value', line))
+          keys.push(decode(rec.key, encoding, 'key', line))
+          values.push(decode(rec.value, encoding, 'value', line))
           expires.push(exp)
           if (keys.length === 1000) flush()
         }
@@ -385,7 +431,7 @@ example(
   program
     .command('diff <a> <b>')
     .description('keys added, removed and changed from checkpoint a to checkpoint b')
-    .addOption(new Option('--encoding <enc>', 'how keys are printed').choices(['utf8', 'base64', 'hex']).default('utf8'))
+    .addOption(new Option('--encoding <enc>', 'how keys are printed').choices(ENCODINGS).default('utf8'))
     .option('--json', 'machine output')
     .action(async (a: string, b: string, o: { encoding: Encoding; json?: boolean }) => {
       await mustExist(a)
@@ -471,7 +517,20 @@ function positiveInt(v: string): number {
   return n
 }
 
+/**
+ * A reader that stops early (`statekit export f | head`) closes our stdout; end quietly
+ * with success then, as Unix tools do, instead of dying on an unhandled EPIPE.
+ */
+function endQuietlyOnClosedPipe(): void {
+  process.stdout.on('error', (e: NodeJS.ErrnoException) => {
+    if (e.code === 'EPIPE') process.exit(EXIT.ok)
+    process.stderr.write(`statekit: cannot write the output: ${e.message}\n`)
+    process.exit(EXIT.io)
+  })
+}
+
 async function main(): Promise<void> {
+  endQuietlyOnClosedPipe()
   try {
     await program.parseAsync(process.argv)
   } catch (e) {

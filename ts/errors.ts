@@ -59,7 +59,11 @@ export function invalidArg(message: string): StateError {
   return new StateError('ERR_STATEKIT_INVALID_ARG', message)
 }
 
-/** @internal Turns an error thrown by the native addon into a StateError. */
+/**
+ * @internal Turns an error thrown by the native addon, or a Promise's rejection from it,
+ * into a StateError. Both carry the engine's code in `code`; nothing is read from the
+ * message text.
+ */
 export function fromNative(err: unknown): StateError {
   if (err instanceof StateError) return err
   const e = err as { code?: unknown; message?: unknown }
@@ -67,9 +71,6 @@ export function fromNative(err: unknown): StateError {
   if (typeof e?.code === 'string' && CODES.has(e.code)) {
     return new StateError(e.code as StateErrorCode, message)
   }
-  // Work done on a Rust thread rejects with "CODE: message".
-  const m = /^(ERR_STATEKIT_[A-Z_]+): ([\s\S]*)$/.exec(message)
-  if (m && CODES.has(m[1]!)) return new StateError(m[1] as StateErrorCode, m[2]!)
   // napi-rs argument conversion errors carry the N-API status as their code.
   if (e?.code === 'InvalidArg' || e?.code === 'NumberExpected' || e?.code === 'ObjectExpected') {
     return new StateError('ERR_STATEKIT_INVALID_ARG', message, { cause: err })

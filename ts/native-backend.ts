@@ -1,6 +1,18 @@
 import { keyBytes, ttlOf, ttlOption, valueBytes, type Key, type Value } from './bytes.js'
 import { describe, fromNative, invalidArg, StateError } from './errors.js'
-import { addon, CTL, CTL_TTL, fastKey, fastKeys, fastValue, takeValue, takeValues, type NativeStore } from './native.js'
+import {
+  addon,
+  CTL,
+  CTL_RESULT,
+  CTL_TTL,
+  FAST_MISS,
+  fastKey,
+  fastKeys,
+  fastValue,
+  takeValue,
+  takeValues,
+  type NativeStore,
+} from './native.js'
 import { nativeRange } from './range.js'
 import { TypedStore } from './typed-store.js'
 import type {
@@ -40,9 +52,9 @@ export abstract class NativeBackend implements StateBackend {
   getSync(key: Key): Buffer | undefined {
     if (fastKey(this.#handle, key)) {
       addon.fastGet()
-      const r = CTL[2]!
+      const r = CTL[CTL_RESULT]!
       if (r >= 0) return takeValue(r)
-      if (r === -1) return undefined
+      if (r === FAST_MISS) return undefined
     }
     const k = keyBytes(key)
     try {
@@ -58,7 +70,7 @@ export abstract class NativeBackend implements StateBackend {
     if (fastKey(this.#handle, key) && fastValue(value)) {
       CTL_TTL[0] = ttl ?? -1
       addon.fastPut()
-      if (CTL[2] === 0) return
+      if (CTL[CTL_RESULT] === 0) return
     }
     const k = keyBytes(key)
     const v = valueBytes(value)
@@ -73,7 +85,7 @@ export abstract class NativeBackend implements StateBackend {
   deleteSync(key: Key): boolean {
     if (fastKey(this.#handle, key)) {
       addon.fastDelete()
-      const r = CTL[2]!
+      const r = CTL[CTL_RESULT]!
       if (r >= 0) return r === 1
     }
     const k = keyBytes(key)
@@ -88,7 +100,7 @@ export abstract class NativeBackend implements StateBackend {
   hasSync(key: Key): boolean {
     if (fastKey(this.#handle, key)) {
       addon.fastHas()
-      const r = CTL[2]!
+      const r = CTL[CTL_RESULT]!
       if (r >= 0) return r === 1
     }
     const k = keyBytes(key)
@@ -103,7 +115,7 @@ export abstract class NativeBackend implements StateBackend {
   getManySync(keys: Key[]): (Buffer | undefined)[] {
     if (Array.isArray(keys) && keys.length > 0 && fastKeys(this.#handle, keys)) {
       addon.fastGetMany()
-      const total = CTL[2]!
+      const total = CTL[CTL_RESULT]!
       if (total >= 0) return takeValues(keys.length, total)
     }
     const ks = keyList(keys)
@@ -273,9 +285,8 @@ export abstract class NativeBackend implements StateBackend {
    * the sweep frees their memory.
    */
   startCleanupTask(intervalMs: number): CleanupTaskHandle {
-    if (typeof intervalMs !== 'number' || !Number.isFinite(intervalMs) || intervalMs < 1) {
-      throw invalidArg(`cleanup interval must be a finite number of milliseconds >= 1, got ${describe(intervalMs)}`)
-    }
+    // The engine checks the range (finite, at least 1).
+    if (typeof intervalMs !== 'number') throw invalidArg(`cleanup interval must be a number, got ${describe(intervalMs)}`)
     try {
       const task = this.#native.startCleanupTask(intervalMs)
       return { stop: () => task.stop() }

@@ -6,10 +6,11 @@ export const addon: typeof import('../native/index.js') = require('../native/ind
 export type NativeStore = import('../native/index.js').NativeStore
 
 /** The largest value (in bytes) that goes through the shared value buffer. */
-const VALUE_BUFFER_BYTES = 1 << 20
-/** Bytes of control words at the end of the key buffer (see fast_path.rs). */
-const CONTROL_BYTES = 32
-const MAX_KEY_BYTES = 64 * 1024
+const VALUE_BUFFER_BYTES = addon.FAST_VALUE_BYTES
+/** Bytes of control words after the largest key in the key buffer. */
+const CONTROL_BYTES = addon.FAST_CONTROL_BYTES
+/** The largest key, in bytes. */
+const MAX_KEY_BYTES = addon.MAX_KEY_BYTES
 
 /** @internal This thread's shared key buffer: room for the largest key, then the control words. */
 export const KEY_BUF = Buffer.allocUnsafeSlow(MAX_KEY_BYTES + CONTROL_BYTES)
@@ -18,10 +19,17 @@ export const VAL_BUF = Buffer.allocUnsafeSlow(VALUE_BUFFER_BYTES)
 /** Whether this module instance owns the thread's fast path (see fast_path.rs). */
 const FAST = addon.registerBuffers(KEY_BUF, VAL_BUF)
 
-/** @internal The control words: [handle, key length, result, value length] and the TTL. */
-export const CTL = new Int32Array(KEY_BUF.buffer, KEY_BUF.byteOffset + MAX_KEY_BYTES, 4)
+/** @internal The control words as 32-bit integers, indexed by the `CTL_*` constants. */
+export const CTL = new Int32Array(KEY_BUF.buffer, KEY_BUF.byteOffset + MAX_KEY_BYTES, CONTROL_BYTES / 4)
 /** @internal The control word holding a write's TTL in ms (-1: the store's default). */
-export const CTL_TTL = new Float64Array(KEY_BUF.buffer, KEY_BUF.byteOffset + MAX_KEY_BYTES + 16, 1)
+export const CTL_TTL = new Float64Array(KEY_BUF.buffer, KEY_BUF.byteOffset + MAX_KEY_BYTES + addon.CTL_TTL_OFFSET, 1)
+const CTL_HANDLE = addon.CTL_HANDLE
+const CTL_KEY_LEN = addon.CTL_KEY_LEN
+const CTL_VALUE_LEN = addon.CTL_VALUE_LEN
+/** @internal Index of the result control word. */
+export const CTL_RESULT = addon.CTL_RESULT
+/** @internal Fast-path result: not found. */
+export const FAST_MISS = addon.FAST_MISS
 
 type Utf8Writable = Buffer & { utf8Write(text: string, offset: number, length?: number): number }
 const keyBuf = KEY_BUF as Utf8Writable
@@ -49,8 +57,8 @@ export function fastKey(handle: number, key: unknown): boolean {
   } else {
     return false
   }
-  CTL[0] = handle
-  CTL[1] = n
+  CTL[CTL_HANDLE] = handle
+  CTL[CTL_KEY_LEN] = n
   return true
 }
 
@@ -67,7 +75,7 @@ export function fastValue(value: unknown): boolean {
   } else {
     return false
   }
-  CTL[3] = n
+  CTL[CTL_VALUE_LEN] = n
   return true
 }
 
@@ -103,8 +111,8 @@ export function fastKeys(handle: number, keys: unknown[]): boolean {
     KEY_BUF[pos + 1] = n >>> 8
     pos += 2 + n
   }
-  CTL[0] = handle
-  CTL[1] = keys.length
+  CTL[CTL_HANDLE] = handle
+  CTL[CTL_KEY_LEN] = keys.length
   return true
 }
 

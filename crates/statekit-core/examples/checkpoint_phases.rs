@@ -10,11 +10,8 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Instant;
 
-use statekit_core::checkpoint::CheckpointRequest;
-use statekit_core::checkpoint_format::{Compression, Kind};
-use statekit_core::memory::MemoryTier;
-use statekit_core::memory_snapshot::io;
-use statekit_core::ttl::Ttl;
+use statekit_core::{write_cut, CheckpointRequest, Compression, Kind, MemoryTier, Ttl};
+
 use statekit_core::{Error, ErrorCode, Result};
 
 const ROUNDS: usize = 15;
@@ -65,7 +62,7 @@ fn checkpoint(tier: &Arc<MemoryTier>, file: &Path) -> Result<u64> {
         compression: Compression::Zstd(1),
         metadata: String::new(),
     };
-    Ok(io::write(tier.begin_snapshot(Kind::Full)?, &req)?.bytes)
+    Ok(write_cut(tier.begin_snapshot(Kind::Full)?, &req)?.bytes)
 }
 
 fn report(what: &str, mut wall: Vec<f64>, mut cpu: Vec<f64>) {
@@ -104,7 +101,7 @@ fn main() -> Result<()> {
             cp_cpu.push(cpu);
         }
         if mode != "cp" {
-            let ((restored, _), wall, cpu) = timed(|| io::restore(&file, Ttl::Never))?;
+            let ((restored, _), wall, cpu) = timed(|| MemoryTier::restore_from(&file, Ttl::Never))?;
             if restored.len() != n {
                 return Err(Error::new(ErrorCode::Corrupt, "the restore lost entries"));
             }

@@ -18,12 +18,6 @@ pub trait Sweep: Send + Sync + 'static {
     fn sweep(&self) -> u64;
 }
 
-impl Sweep for crate::memory::MemoryTier {
-    fn sweep(&self) -> u64 {
-        self.cleanup_expired()
-    }
-}
-
 #[derive(Default)]
 struct Signal {
     stopped: Mutex<bool>,

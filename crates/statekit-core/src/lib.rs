@@ -1,31 +1,59 @@
 //! statekit-core: the storage engine behind the statekit Node.js addon. Pure Rust, no
-//! N-API: the binding crate converts arguments and errors and calls into this.
+//! N-API: the binding crate converts arguments and errors and calls into [`Store`].
+//!
+//! The concepts, one folder or file each:
+//!
+//! - [`Store`] (`store/`): the engine API, one type over both tiers. Point operations,
+//!   batches, ordered cursors, cleanup, stats, checkpoints and restores.
+//! - The memory tier (`memory/`): a sharded concurrent hash map (DashMap) with
+//!   per-entry TTL; checkpoints cut it by per-entry versions and copy-on-write.
+//! - The sled tier (`sled/`): a persistent store on sled with an expiry index; cuts
+//!   by writer pre-images and a scan position, restores into a new tree generation.
+//! - Checkpoint files (`checkpoint/`): the format, the writer, the verifying reader,
+//!   incremental chains, and record streams and builders for tools.
+//! - Shared pieces at the root: errors and their stable codes, limits, TTLs, key
+//!   ranges, the clock, counters, batches and the cleanup thread.
+//!
+//! ```
+//! use statekit_core::{Store, Ttl};
+//!
+//! let store = Store::memory(Ttl::Never);
+//! store.put(b"user:1", b"ada", Ttl::Default)?;
+//! let value = store.get_with(b"user:1", |v| v.to_vec())?;
+//! assert_eq!(value.as_deref(), Some(&b"ada"[..]));
+//! assert!(store.delete(b"user:1")?);
+//! # Ok::<(), statekit_core::Error>(())
+//! ```
 
-pub mod block_codec;
-pub mod block_sort;
-pub mod checkpoint;
-pub mod checkpoint_format;
-pub mod checkpoint_reader;
-pub mod checkpoint_writer;
-pub mod cleanup;
-pub mod clock;
-pub mod dir_lock;
-pub mod error;
-pub mod key_bytes;
-pub mod limits;
-pub mod memory;
-mod memory_bulk;
-pub mod memory_snapshot;
-pub mod prefetch;
-pub mod range;
-pub mod restore;
-pub mod sled_format;
-pub mod sled_open;
-pub mod sled_restore;
-pub mod sled_snapshot;
-pub mod sled_tier;
-pub mod stats;
-pub mod ttl;
-mod writeback;
+mod batch;
+mod checkpoint;
+mod cleanup;
+mod clock;
+mod error;
+mod limits;
+mod memory;
+mod prefetch;
+mod range;
+mod sled;
+mod stats;
+mod store;
+mod ttl;
 
+pub use batch::PutEntry;
+pub use checkpoint::{
+    block_index, verify, write_cut, BlockMeta, CheckpointBuilder, CheckpointInfo, CheckpointReader,
+    CheckpointRequest, CheckpointSummary, CheckpointWriter, Compression, Cut, Footer, Header, Kind,
+    Record, RecordStream, RestoreSummary, DEFAULT_ZSTD_LEVEL, MAX_METADATA, TEMP_SUFFIX,
+};
+pub use cleanup::CleanupTask;
+pub use clock::{Clock, ManualClock, SystemClock};
 pub use error::{Error, ErrorCode, Result};
+pub use limits::{
+    check_key, check_keys, check_value, whole_number, MAX_KEY_BYTES, MAX_VALUE_BYTES,
+};
+pub use memory::{MemorySnapshot, MemoryTier, ENTRY_OVERHEAD};
+pub use range::KeyRange;
+pub use sled::{SledMode, SledOptions, SledSnapshot, SledTier, DEFAULT_FLUSH_EVERY_MS};
+pub use stats::StatsSnapshot;
+pub use store::{Copied, Cursor, PendingCheckpoint, Restored, Store};
+pub use ttl::{Ttl, NEVER};

@@ -38,3 +38,14 @@ pub fn check_value(value: &[u8]) -> Result<()> {
 pub fn check_keys(keys: &[&[u8]]) -> Result<()> {
     keys.iter().try_for_each(|k| check_key(k))
 }
+
+/// Reads a whole number given as a JavaScript number: finite, integral, at least
+/// `min` and at most 2^53.
+pub fn whole_number(name: &str, v: f64, min: u64) -> Result<u64> {
+    if !v.is_finite() || v.fract() != 0.0 || v < min as f64 || v > 2f64.powi(53) {
+        return Err(Error::invalid_arg(format!(
+            "{name} must be an integer >= {min}, got {v}"
+        )));
+    }
+    Ok(v as u64)
+}

@@ -23,6 +23,8 @@ pub struct StatsSnapshot {
     pub expired_count: u64,
     pub entry_count: u64,
     pub memory_bytes: u64,
+    /// Bytes on disk (sled tier only).
+    pub disk_bytes: Option<u64>,
 }
 
 impl Counters {
@@ -87,6 +89,7 @@ impl Counters {
             expired_count: self.expired.load(Relaxed),
             entry_count,
             memory_bytes,
+            disk_bytes: None,
         }
     }
 }

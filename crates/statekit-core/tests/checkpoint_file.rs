@@ -4,10 +4,11 @@
 use std::path::Path;
 
 use proptest::prelude::*;
-use statekit_core::checkpoint_format::{Compression, Header, Kind, Record};
-use statekit_core::checkpoint_reader::{verify, CheckpointReader};
-use statekit_core::checkpoint_writer::CheckpointWriter;
+
 use statekit_core::ErrorCode;
+use statekit_core::{
+    verify, CheckpointReader, CheckpointWriter, Compression, Header, Kind, Record,
+};
 
 type Owned = (u8, Vec<u8>, u64, Vec<u8>);
 

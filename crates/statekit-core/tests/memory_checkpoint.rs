@@ -5,13 +5,11 @@ use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
-use statekit_core::checkpoint::{CheckpointRequest, CheckpointSummary};
-use statekit_core::checkpoint_format::{Compression, Header, Kind, Record};
-use statekit_core::checkpoint_writer::CheckpointWriter;
-use statekit_core::memory::{MemoryTier, PutEntry};
-use statekit_core::memory_snapshot::io::{restore, write};
-use statekit_core::range::KeyRange;
-use statekit_core::ttl::Ttl;
+use statekit_core::{
+    write_cut, CheckpointRequest, CheckpointSummary, CheckpointWriter, Compression, Header,
+    KeyRange, Kind, MemoryTier, PutEntry, Record, Ttl,
+};
+
 use statekit_core::ErrorCode;
 
 fn req(path: &std::path::Path, kind: Kind) -> CheckpointRequest {
@@ -25,7 +23,7 @@ fn req(path: &std::path::Path, kind: Kind) -> CheckpointRequest {
 
 /// Takes a checkpoint of `t` to `path`.
 fn take(t: &Arc<MemoryTier>, path: &std::path::Path, kind: Kind) -> CheckpointSummary {
-    write(t.begin_snapshot(kind).unwrap(), &req(path, kind)).unwrap()
+    write_cut(t.begin_snapshot(kind).unwrap(), &req(path, kind)).unwrap()
 }
 
 fn dump(t: &MemoryTier) -> BTreeMap<Vec<u8>, Vec<u8>> {
@@ -80,11 +78,11 @@ fn a_checkpoint_is_the_state_at_its_cut_while_writers_go_on() {
         })
     };
     let path = dir.path().join("cut.skc");
-    let summary = write(snap, &req(&path, Kind::Full)).unwrap();
+    let summary = write_cut(snap, &req(&path, Kind::Full)).unwrap();
     stop.store(true, Ordering::Relaxed);
     writer.join().unwrap();
     assert_eq!(summary.entries as usize, before.len());
-    let (restored, info) = restore(&path, Ttl::Never).unwrap();
+    let (restored, info) = MemoryTier::restore_from(&path, Ttl::Never).unwrap();
     assert_eq!(info.entries as usize, before.len());
     assert_eq!(
         dump(&restored),
@@ -138,7 +136,7 @@ fn incremental_chains_restore_to_the_latest_state() {
         100 + 100 + 1 + 1,
         "only what changed: 100 puts, 100 deletes, k0300's delete and put"
     );
-    t.clear();
+    t.clear().unwrap();
     t.put(b"after-clear", b"x", Ttl::Default).unwrap();
     let inc2 = dir.path().join("2-inc.skc");
     take(&t, &inc2, Kind::Incremental);
@@ -146,12 +144,12 @@ fn incremental_chains_restore_to_the_latest_state() {
     let inc3 = dir.path().join("3-inc.skc");
     take(&t, &inc3, Kind::Incremental);
 
-    let (r, s) = restore(&inc3, Ttl::Never).unwrap();
+    let (r, s) = MemoryTier::restore_from(&inc3, Ttl::Never).unwrap();
     assert_eq!(s.chain.len(), 4);
     assert_eq!(dump(&r), dump(&t));
     assert_eq!(r.stats().memory_bytes, t.stats().memory_bytes);
     assert_eq!(r.stats().entry_count, t.stats().entry_count);
-    let (r1, _) = restore(&inc1, Ttl::Never).unwrap();
+    let (r1, _) = MemoryTier::restore_from(&inc1, Ttl::Never).unwrap();
     assert_eq!(r1.get(b"k0050").unwrap(), Some(b"v2".to_vec()));
     assert_eq!(r1.get(b"k0150").unwrap(), None);
     assert_eq!(r1.get(b"k0300").unwrap(), Some(b"back".to_vec()));
@@ -171,7 +169,10 @@ fn incremental_chains_restore_to_the_latest_state() {
     // A missing base is reported.
     std::fs::remove_file(&full).unwrap();
     assert_eq!(
-        restore(&inc3, Ttl::Never).err().unwrap().code,
+        MemoryTier::restore_from(&inc3, Ttl::Never)
+            .err()
+            .unwrap()
+            .code,
         ErrorCode::Corrupt
     );
 }
@@ -188,7 +189,7 @@ fn expired_entries_are_left_out_and_dropped_on_restore() {
     let s = take(&t, &path, Kind::Full);
     assert_eq!(s.entries, 2, "the expired entry is not written");
     std::thread::sleep(std::time::Duration::from_millis(350));
-    let (r, info) = restore(&path, Ttl::Never).unwrap();
+    let (r, info) = MemoryTier::restore_from(&path, Ttl::Never).unwrap();
     assert_eq!(info.expired, 1);
     assert_eq!(info.entries, 1);
     assert_eq!(r.get(b"stay").unwrap(), Some(b"x".to_vec()));
@@ -212,7 +213,7 @@ fn a_chain_counts_each_expired_put_once_and_drops_the_base_value() {
     let inc = dir.path().join("1-inc.skc");
     take(&t, &inc, Kind::Incremental);
     std::thread::sleep(std::time::Duration::from_millis(300));
-    let (r, info) = restore(&inc, Ttl::Never).unwrap();
+    let (r, info) = MemoryTier::restore_from(&inc, Ttl::Never).unwrap();
     assert_eq!(
         info.expired, 3,
         "each expired put once, whichever thread applies it"
@@ -258,7 +259,7 @@ fn a_full_checkpoint_with_a_tombstone_or_clear_is_corrupt() {
             value: b"1",
         };
         full_file(&path, &[put, bad]);
-        let err = restore(&path, Ttl::Never).err().unwrap();
+        let err = MemoryTier::restore_from(&path, Ttl::Never).err().unwrap();
         assert_eq!(err.code, ErrorCode::Corrupt, "{}", err.message);
         assert!(err.message.contains("full checkpoint"), "{}", err.message);
     }
@@ -289,7 +290,7 @@ fn a_key_repeated_across_blocks_of_a_full_checkpoint_is_counted_once() {
         }
     }
     full_file(&path, &records);
-    let (r, _) = restore(&path, Ttl::Never).unwrap();
+    let (r, _) = MemoryTier::restore_from(&path, Ttl::Never).unwrap();
     let same = MemoryTier::new(Ttl::Never);
     for (k, v) in dump(&r) {
         same.put(&k, &v, Ttl::Default).unwrap();

@@ -5,15 +5,11 @@ use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
-use statekit_core::checkpoint::CheckpointRequest;
-use statekit_core::checkpoint_format::{Compression, Kind};
-use statekit_core::memory::{MemoryTier, PutEntry};
-use statekit_core::memory_snapshot::io as memory_io;
-use statekit_core::range::KeyRange;
-use statekit_core::sled_open::SledOptions;
-use statekit_core::sled_restore::{restore, write};
-use statekit_core::sled_tier::SledTier;
-use statekit_core::ttl::Ttl;
+use statekit_core::{
+    write_cut, CheckpointRequest, Compression, KeyRange, Kind, MemoryTier, PutEntry, SledOptions,
+    SledTier, Ttl,
+};
+
 use statekit_core::ErrorCode;
 
 fn req(path: &std::path::Path, kind: Kind) -> CheckpointRequest {
@@ -101,10 +97,10 @@ fn a_sled_checkpoint_is_the_state_at_its_cut_while_writers_go_on() {
         })
     };
     let path = dir.path().join("cut.skc");
-    write(snap, &req(&path, Kind::Full)).unwrap();
+    write_cut(snap, &req(&path, Kind::Full)).unwrap();
     stop.store(true, Ordering::Relaxed);
     writer.join().unwrap();
-    let (restored, _) = memory_io::restore(&path, Ttl::Never).unwrap();
+    let (restored, _) = MemoryTier::restore_from(&path, Ttl::Never).unwrap();
     assert_eq!(
         dump_mem(&restored),
         before,
@@ -123,7 +119,7 @@ fn sled_incrementals_and_restores_across_tiers() {
     let cps = dir.path().join("cps");
     std::fs::create_dir(&cps).unwrap();
     let full = cps.join("1.skc");
-    write(
+    write_cut(
         t.begin_snapshot(Kind::Full).unwrap(),
         &req(&full, Kind::Full),
     )
@@ -134,7 +130,7 @@ fn sled_incrementals_and_restores_across_tiers() {
         t.delete(format!("k{:03}", i + 100).as_bytes()).unwrap();
     }
     let inc = cps.join("2.skc");
-    let s = write(
+    let s = write_cut(
         t.begin_snapshot(Kind::Incremental).unwrap(),
         &req(&inc, Kind::Incremental),
     )
@@ -143,35 +139,35 @@ fn sled_incrementals_and_restores_across_tiers() {
     t.clear().unwrap();
     t.put(b"only", b"1", Ttl::Default).unwrap();
     let inc2 = cps.join("3.skc");
-    write(
+    write_cut(
         t.begin_snapshot(Kind::Incremental).unwrap(),
         &req(&inc2, Kind::Incremental),
     )
     .unwrap();
 
     // sled -> memory
-    let (m, info) = memory_io::restore(&inc, Ttl::Never).unwrap();
+    let (m, info) = MemoryTier::restore_from(&inc, Ttl::Never).unwrap();
     assert_eq!(info.chain.len(), 2);
     assert_eq!(m.len(), 450);
-    let (m2, _) = memory_io::restore(&inc2, Ttl::Never).unwrap();
+    let (m2, _) = MemoryTier::restore_from(&inc2, Ttl::Never).unwrap();
     assert_eq!(dump_mem(&m2), dump_sled(&t));
 
     // memory -> sled, into a store that already holds data: it is replaced whole.
     let mpath = cps.join("from-memory.skc");
-    memory_io::write(
+    write_cut(
         m.begin_snapshot(Kind::Full).unwrap(),
         &req(&mpath, Kind::Full),
     )
     .unwrap();
     let s2 = open(&dir.path().join("db2"));
     s2.put(b"old", b"x", Ttl::Default).unwrap();
-    let r = restore(&s2, &mpath).unwrap();
+    let r = s2.restore_from(&mpath).unwrap();
     assert_eq!(r.entries, 450);
     assert_eq!(dump_sled(&s2), dump_mem(&m));
     assert_eq!(s2.stats().entry_count, 450);
     // A restored store bases its next incremental on what it restored.
     s2.put(b"k499", b"v3", Ttl::Default).unwrap();
-    let next = write(
+    let next = write_cut(
         s2.begin_snapshot(Kind::Incremental).unwrap(),
         &req(&cps.join("4.skc"), Kind::Incremental),
     )
@@ -198,7 +194,7 @@ fn a_damaged_checkpoint_leaves_the_sled_store_unchanged() {
             .unwrap();
     }
     let path = dir.path().join("c.skc");
-    write(
+    write_cut(
         t.begin_snapshot(Kind::Full).unwrap(),
         &req(&path, Kind::Full),
     )
@@ -209,7 +205,7 @@ fn a_damaged_checkpoint_leaves_the_sled_store_unchanged() {
     let at = bytes.len() * 3 / 4;
     bytes[at] ^= 0xff;
     std::fs::write(&path, &bytes).unwrap();
-    let err = restore(&t, &path).unwrap_err();
+    let err = t.restore_from(&path).unwrap_err();
     assert_eq!(err.code, ErrorCode::Corrupt);
     assert!(
         err.message.contains("c.skc") && err.message.contains("offset"),
@@ -237,7 +233,7 @@ fn checkpoint_and_restore_exclude_each_other() {
     );
     let path = dir.path().join("x.skc");
     std::fs::write(&path, b"whatever").unwrap();
-    assert_eq!(restore(&t, &path).unwrap_err().code, ErrorCode::Busy);
+    assert_eq!(t.restore_from(&path).unwrap_err().code, ErrorCode::Busy);
     drop(snap);
-    assert_eq!(restore(&t, &path).unwrap_err().code, ErrorCode::Corrupt);
+    assert_eq!(t.restore_from(&path).unwrap_err().code, ErrorCode::Corrupt);
 }

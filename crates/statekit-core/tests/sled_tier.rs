@@ -3,12 +3,8 @@
 
 use std::sync::Arc;
 
-use statekit_core::clock::ManualClock;
-use statekit_core::memory::PutEntry;
-use statekit_core::range::KeyRange;
-use statekit_core::sled_open::SledOptions;
-use statekit_core::sled_tier::SledTier;
-use statekit_core::ttl::Ttl;
+use statekit_core::{KeyRange, ManualClock, PutEntry, SledOptions, SledTier, Ttl};
+
 use statekit_core::ErrorCode;
 
 fn open(dir: &std::path::Path, clock: &ManualClock) -> SledTier {

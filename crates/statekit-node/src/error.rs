@@ -1,6 +1,7 @@
-//! Engine errors to JavaScript errors whose `code` is the stable statekit code.
+//! Engine errors to JavaScript errors whose `code` is the stable statekit code, for
+//! calls that throw and for Promises that reject.
 
-use napi::bindgen_prelude::Status;
+use napi::bindgen_prelude::{Env, Status};
 
 /// The `code` string of a thrown error.
 #[derive(Debug, Clone, Copy)]
@@ -41,4 +42,11 @@ pub fn closed() -> JsError {
 /// An invalid-argument error.
 pub fn invalid(message: impl Into<String>) -> JsError {
     to_js(statekit_core::Error::invalid_arg(message))
+}
+
+/// The rejection of a Promise: a JavaScript `Error` built on the JavaScript thread
+/// with the engine error's code and message, which napi-rs passes to `reject` as is.
+pub fn rejection(env: Env, e: statekit_core::Error) -> napi::Error {
+    let js = napi::JsError::from(to_js(e)).into_unknown(env);
+    napi::Error::from(js)
 }

@@ -13,41 +13,33 @@ use std::cell::{Cell, RefCell};
 
 use napi::bindgen_prelude::BufferSlice;
 use napi_derive::napi;
-use statekit_core::ttl::Ttl;
+use statekit_core::{Copied, Store, Ttl};
 
 use crate::error::{invalid, Result};
-use crate::store::AnyTier;
-
-/// The key was not found (or had expired).
-pub const MISS: i32 = -1;
-/// The value does not fit the shared value buffer.
-pub const TOO_BIG: i32 = -2;
-/// Anything else: closed store, bad key, I/O error.
-pub const SLOW: i32 = -3;
 
 thread_local! {
     /// The shared key and value buffers of this thread's JavaScript environment.
     static BUFFERS: Cell<(*mut u8, usize, *mut u8, usize)> =
         const { Cell::new((std::ptr::null_mut(), 0, std::ptr::null_mut(), 0)) };
     /// The open stores of this thread, by handle.
-    static STORES: RefCell<Vec<Option<AnyTier>>> = const { RefCell::new(Vec::new()) };
+    static STORES: RefCell<Vec<Option<Store>>> = const { RefCell::new(Vec::new()) };
 }
 
 /// Registers a store for the fast path; returns its handle. Handles are never reused,
 /// so a closed store's handle can never reach another store.
-pub fn register(tier: &AnyTier) -> u32 {
+pub fn register(store: &Store) -> u32 {
     STORES.with(|s| {
         let mut s = s.borrow_mut();
-        s.push(Some(tier.clone()));
+        s.push(Some(store.clone()));
         (s.len() - 1) as u32
     })
 }
 
 /// Points a handle at another tier (a restore), or at none (close).
-pub fn update(handle: u32, tier: Option<&AnyTier>) {
+pub fn update(handle: u32, store: Option<&Store>) {
     STORES.with(|s| {
         if let Some(slot) = s.borrow_mut().get_mut(handle as usize) {
-            *slot = tier.cloned();
+            *slot = store.cloned();
         }
     });
 }
@@ -60,7 +52,7 @@ pub fn update(handle: u32, tier: Option<&AnyTier>) {
 /// can call these functions.
 #[napi]
 pub fn register_buffers(mut key: BufferSlice, mut value: BufferSlice) -> Result<bool> {
-    if key.len() < statekit_core::limits::MAX_KEY_BYTES + CONTROL_BYTES
+    if key.len() < statekit_core::MAX_KEY_BYTES + CONTROL_BYTES
         || (key.as_ptr() as usize + key.len()) % 8 != 0
     {
         return Err(invalid("the shared key buffer is too small or misaligned"));
@@ -75,9 +67,10 @@ pub fn register_buffers(mut key: BufferSlice, mut value: BufferSlice) -> Result<
 }
 
 /// Bytes of control words at the end of the key buffer.
-pub const CONTROL_BYTES: usize = 32;
+const CONTROL_BYTES: usize = 32;
 
 /// The control words: written by JavaScript before a call, `result` by Rust.
+/// JavaScript sees the first four as an `Int32Array` and `ttl` as a `Float64Array`.
 #[repr(C)]
 struct Control {
     handle: u32,
@@ -87,6 +80,50 @@ struct Control {
     /// Milliseconds; -1 for the store's default.
     ttl: f64,
 }
+
+// The layout JavaScript relies on, checked when the addon is compiled.
+const _: () = {
+    use std::mem::{align_of, offset_of, size_of};
+    assert!(size_of::<Control>() <= CONTROL_BYTES);
+    assert!(align_of::<Control>() <= 8);
+    assert!(offset_of!(Control, handle) == 4 * CTL_HANDLE as usize);
+    assert!(offset_of!(Control, key_len) == 4 * CTL_KEY_LEN as usize);
+    assert!(offset_of!(Control, result) == 4 * CTL_RESULT as usize);
+    assert!(offset_of!(Control, value_len) == 4 * CTL_VALUE_LEN as usize);
+    assert!(offset_of!(Control, ttl) == CTL_TTL_OFFSET as usize);
+    assert!((statekit_core::MAX_KEY_BYTES + CONTROL_BYTES) % 8 == 0);
+};
+
+/// Bytes of control words after the largest key in the shared key buffer.
+#[napi]
+pub const FAST_CONTROL_BYTES: u32 = CONTROL_BYTES as u32;
+/// Bytes of the shared value buffer: larger values take the general path.
+#[napi]
+pub const FAST_VALUE_BYTES: u32 = 1 << 20;
+/// Index of the store's handle among the control words read as 32-bit integers.
+#[napi]
+pub const CTL_HANDLE: u32 = 0;
+/// Index of the key's length (or a batch's key count).
+#[napi]
+pub const CTL_KEY_LEN: u32 = 1;
+/// Index of the result: a length, a count, or a negative code.
+#[napi]
+pub const CTL_RESULT: u32 = 2;
+/// Index of the value's length.
+#[napi]
+pub const CTL_VALUE_LEN: u32 = 3;
+/// Byte offset of the TTL (a 64-bit float) within the control words.
+#[napi]
+pub const CTL_TTL_OFFSET: u32 = 16;
+/// Result: the key was not found (or had expired).
+#[napi]
+pub const FAST_MISS: i32 = -1;
+/// Result: the value does not fit the shared value buffer.
+#[napi]
+pub const FAST_TOO_BIG: i32 = -2;
+/// Result: anything else (closed store, bad key, I/O error): take the general path.
+#[napi]
+pub const FAST_SLOW: i32 = -3;
 
 /// The key (in the shared key buffer) and the control words of this thread.
 #[inline]
@@ -117,70 +154,42 @@ fn value_buffer() -> &'static mut [u8] {
 
 /// Runs `f` on the store of the call's handle and its key; stores the result.
 #[inline]
-fn run(f: impl FnOnce(&AnyTier, &[u8], &Control) -> i32) {
+fn run(f: impl FnOnce(&Store, &[u8], &Control) -> i32) {
     let Some((key, ctl)) = call() else { return };
     ctl.result = STORES.with(|s| match s.borrow().get(ctl.handle as usize) {
         Some(Some(t)) => f(t, key, ctl),
-        _ => SLOW,
+        _ => FAST_SLOW,
     });
+}
+
+/// The control word's value for a read's outcome.
+fn result(copied: statekit_core::Result<Copied>) -> i32 {
+    match copied {
+        Ok(Copied::Bytes(n)) => n as i32,
+        Ok(Copied::Miss) => FAST_MISS,
+        Ok(Copied::TooBig) => FAST_TOO_BIG,
+        Err(_) => FAST_SLOW,
+    }
 }
 
 /// Copies the live value of the key into the value buffer; result: its length.
 #[napi(catch_unwind)]
 pub fn fast_get() -> Result<()> {
-    run(|t, key, _| {
-        let out = value_buffer();
-        let copy = |v: &[u8]| {
-            if v.len() > out.len() {
-                return TOO_BIG;
-            }
-            out[..v.len()].copy_from_slice(v);
-            v.len() as i32
-        };
-        let found = match t {
-            AnyTier::Memory(m) => Ok(m.peek_with(key, copy)),
-            AnyTier::Sled(s) => s.peek_with(key, copy),
-        };
-        let n = match found {
-            Err(_) => return SLOW,
-            // Not counted: the general path reads (and counts) it again.
-            Ok(Some(TOO_BIG)) => return TOO_BIG,
-            Ok(Some(n)) => n,
-            Ok(None) => MISS,
-        };
-        let (hits, misses) = if n >= 0 { (1, 0) } else { (0, 1) };
-        match t {
-            AnyTier::Memory(m) => m.record_gets(hits, misses),
-            AnyTier::Sled(s) => s.record_gets(hits, misses),
-        }
-        n
-    });
+    run(|t, key, _| result(t.get_into(key, value_buffer())));
     Ok(())
 }
 
 /// Result: 1 if the key has a live value, 0 if not.
 #[napi(catch_unwind)]
 pub fn fast_has() -> Result<()> {
-    run(|t, key, _| {
-        let r = match t {
-            AnyTier::Memory(m) => m.has(key),
-            AnyTier::Sled(s) => s.has(key),
-        };
-        r.map_or(SLOW, i32::from)
-    });
+    run(|t, key, _| t.has(key).map_or(FAST_SLOW, i32::from));
     Ok(())
 }
 
 /// Result: 1 if a live entry was removed, 0 if not.
 #[napi(catch_unwind)]
 pub fn fast_delete() -> Result<()> {
-    run(|t, key, _| {
-        let r = match t {
-            AnyTier::Memory(m) => m.delete(key),
-            AnyTier::Sled(s) => s.delete(key),
-        };
-        r.map_or(SLOW, i32::from)
-    });
+    run(|t, key, _| t.delete(key).map_or(FAST_SLOW, i32::from));
     Ok(())
 }
 
@@ -193,25 +202,20 @@ pub fn fast_put() -> Result<()> {
         } else {
             match Ttl::from_js(Some(ctl.ttl)) {
                 Ok(ttl) => ttl,
-                Err(_) => return SLOW,
+                Err(_) => return FAST_SLOW,
             }
         };
         let Some(value) = value_buffer().get(..ctl.value_len as usize) else {
-            return SLOW;
+            return FAST_SLOW;
         };
-        let r = match t {
-            AnyTier::Memory(m) => m.put(key, value, ttl),
-            AnyTier::Sled(s) => s.put(key, value, ttl),
-        };
-        r.map_or(SLOW, |()| 0)
+        t.put(key, value, ttl).map_or(FAST_SLOW, |()| 0)
     });
     Ok(())
 }
 
-/// Reads `key_len` keys (the control word is a count here), each a 2-byte
-/// little-endian length and its bytes, from the key buffer. Writes to the value
-/// buffer one 4-byte length per key (-1 for a miss) and then the values, end to end.
-/// Result: the bytes of values written, or TOO_BIG if they do not fit.
+/// Reads `key_len` keys (the control word is a count here), packed in the key buffer
+/// as `Store::get_many_into` reads them, and writes their lengths and values to the
+/// value buffer. Result: the bytes of values written, or FAST_TOO_BIG.
 #[napi(catch_unwind)]
 pub fn fast_get_many() -> Result<()> {
     let Some((_, ctl)) = call() else {
@@ -221,71 +225,9 @@ pub fn fast_get_many() -> Result<()> {
     // SAFETY: as in `call`; the keys lie before the control words.
     let keys = unsafe { std::slice::from_raw_parts(kptr, klen - CONTROL_BYTES) };
     let count = ctl.key_len as usize;
-    let out = value_buffer();
-    let head = count * 4;
-    if head > out.len() {
-        ctl.result = TOO_BIG;
-        return Ok(());
-    }
-    ctl.result = STORES.with(|s| {
-        let s = s.borrow();
-        let Some(Some(tier)) = s.get(ctl.handle as usize) else {
-            return SLOW;
-        };
-        let (lens, values) = out.split_at_mut(head);
-        let mut kpos = 0usize;
-        let mut vpos = 0usize;
-        // Counted only when the whole batch fits: otherwise the general path reads
-        // (and counts) it again.
-        let (mut hits, mut misses) = (0u64, 0u64);
-        for i in 0..count {
-            let Some(len) = keys
-                .get(kpos..kpos + 2)
-                .map(|b| u16::from_le_bytes([b[0], b[1]]) as usize)
-            else {
-                return SLOW;
-            };
-            let Some(key) = keys.get(kpos + 2..kpos + 2 + len) else {
-                return SLOW;
-            };
-            kpos += 2 + len;
-            let mut fits = true;
-            let copy = |v: &[u8]| match values.get_mut(vpos..vpos + v.len()) {
-                Some(dst) => {
-                    dst.copy_from_slice(v);
-                    v.len()
-                }
-                None => {
-                    fits = false;
-                    0
-                }
-            };
-            let found = match tier {
-                AnyTier::Memory(m) => Ok(m.peek_with(key, copy)),
-                AnyTier::Sled(t) => t.peek_with(key, copy),
-            };
-            let n = match found {
-                Ok(Some(n)) => {
-                    hits += 1;
-                    n as i32
-                }
-                Ok(None) => {
-                    misses += 1;
-                    MISS
-                }
-                Err(_) => return SLOW,
-            };
-            if !fits {
-                return TOO_BIG;
-            }
-            lens[i * 4..i * 4 + 4].copy_from_slice(&n.to_le_bytes());
-            vpos += n.max(0) as usize;
-        }
-        match tier {
-            AnyTier::Memory(m) => m.record_gets(hits, misses),
-            AnyTier::Sled(t) => t.record_gets(hits, misses),
-        }
-        vpos as i32
+    ctl.result = STORES.with(|s| match s.borrow().get(ctl.handle as usize) {
+        Some(Some(t)) => result(t.get_many_into(keys, count, value_buffer())),
+        _ => FAST_SLOW,
     });
     Ok(())
 }

@@ -1,20 +1,21 @@
-//! statekit-node: the N-API binding of statekit-core. Argument conversion, fast paths
-//! and error codes only; the logic lives in the core crate.
+//! statekit-node: the N-API binding of statekit-core. Argument conversion, the fast
+//! path, the `#[napi(object)]` types and error codes only; every operation is one
+//! call on the core's `Store`.
 
 #![deny(clippy::all)]
 // napi-derive registers exports only outside `cfg(test)`, so a test build sees them unused.
 #![cfg_attr(test, allow(dead_code))]
 
-mod checkpoint_stream;
-mod checkpoint_tasks;
+mod checkpoints;
 mod cursor;
 mod error;
 mod fast_path;
-mod range;
-mod sled_open;
-mod sled_tasks;
+mod limits;
+mod options;
 mod stats;
 mod store;
+mod tasks;
+mod tools;
 
 /// Panics on purpose, under `catch_unwind`: the tests call it to prove that a Rust
 /// panic reaches JavaScript as an error and the process lives on. Not part of the

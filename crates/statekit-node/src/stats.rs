@@ -1,7 +1,7 @@
 //! The stats object returned to JavaScript.
 
 use napi_derive::napi;
-use statekit_core::stats::StatsSnapshot;
+use statekit_core::StatsSnapshot;
 
 /// Counters and sizes of a backend.
 #[napi(object)]
@@ -18,8 +18,8 @@ pub struct Stats {
     pub disk_bytes: Option<f64>,
 }
 
-impl Stats {
-    pub fn from_snapshot(s: StatsSnapshot, disk_bytes: Option<u64>) -> Self {
+impl From<StatsSnapshot> for Stats {
+    fn from(s: StatsSnapshot) -> Self {
         Stats {
             get_count: s.get_count as f64,
             hit_count: s.hit_count as f64,
@@ -29,7 +29,7 @@ impl Stats {
             expired_count: s.expired_count as f64,
             entry_count: s.entry_count as f64,
             memory_bytes: s.memory_bytes as f64,
-            disk_bytes: disk_bytes.map(|b| b as f64),
+            disk_bytes: s.disk_bytes.map(|b| b as f64),
         }
     }
 }

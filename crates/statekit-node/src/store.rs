@@ -1,58 +1,25 @@
-//! `NativeStore`: either tier as one JavaScript class. Argument conversion only; each
-//! method dispatches to the tier it holds.
+//! `NativeStore`: a store of either tier as one JavaScript class. Argument conversion
+//! only; every operation is one call on the engine's `Store`.
 
-use std::sync::{Arc, Weak};
 use std::time::Duration;
 
 use napi::bindgen_prelude::{Array, AsyncTask, BufferSlice, Env};
 use napi_derive::napi;
-use statekit_core::cleanup::{CleanupTask, Sweep};
-use statekit_core::limits::check_keys;
-use statekit_core::memory::{MemoryTier, PutEntry};
-use statekit_core::sled_tier::SledTier;
-use statekit_core::ttl::Ttl;
+use statekit_core::{CleanupTask, PutEntry, Store, Ttl};
 
-use crate::checkpoint_tasks::{CheckpointOptions, CheckpointTask, RestoreTask, Restored};
-use crate::cursor::Cursor;
+use crate::checkpoints::{CheckpointWork, RestoreWork, Restored};
 use crate::error::{closed, from_napi, invalid, to_js, Result};
-use crate::range::RangeOptions;
-use crate::sled_tasks::{CloseTask, FlushTask, SizeTask};
+use crate::options::{CheckpointOptions, RangeOptions, SledConfig};
 use crate::stats::Stats;
-
-/// The tier a store holds.
-#[derive(Clone)]
-pub enum AnyTier {
-    Memory(Arc<MemoryTier>),
-    Sled(Arc<SledTier>),
-}
-
-impl AnyTier {
-    /// The tier as something a cleanup task can sweep.
-    fn sweep_target(&self) -> Weak<dyn Sweep> {
-        match self {
-            AnyTier::Memory(t) => Arc::downgrade(t) as Weak<dyn Sweep>,
-            AnyTier::Sled(t) => Arc::downgrade(t) as Weak<dyn Sweep>,
-        }
-    }
-}
-
-/// Runs the same expression on whichever tier `$store` holds.
-macro_rules! on_tier {
-    ($store:expr, $t:ident => $e:expr) => {
-        match $store.tier()? {
-            AnyTier::Memory($t) => $e,
-            AnyTier::Sled($t) => $e,
-        }
-    };
-}
+use crate::tasks::{job, Job, Work};
 
 /// A store of either tier. Keys and values are bytes; the TypeScript layer converts.
 #[napi]
 pub struct NativeStore {
-    tier: Option<AnyTier>,
+    store: Option<Store>,
     /// The store's handle on the fast path (see `fast_path`).
     handle: u32,
-    /// Cleanup tasks started on this store, pointed at the new tier after a restore.
+    /// Cleanup tasks started on this store, pointed at the new data after a restore.
     cleanup: Vec<CleanupTask>,
 }
 
@@ -72,7 +39,7 @@ impl CleanupHandle {
 }
 
 /// The byte slices of a JavaScript array of Uint8Arrays.
-fn slices<'a>(array: &Array<'a>) -> Result<Vec<&'a [u8]>> {
+pub fn slices<'a>(array: &Array<'a>) -> Result<Vec<&'a [u8]>> {
     (0..array.len())
         .map(|i| {
             let item: Option<&[u8]> = array.get(i).map_err(from_napi)?;
@@ -86,23 +53,80 @@ fn ttl(ms: Option<f64>) -> Result<Ttl> {
 }
 
 impl NativeStore {
-    pub fn from_tier(tier: AnyTier) -> Self {
+    fn new(store: Store) -> Self {
         NativeStore {
-            handle: crate::fast_path::register(&tier),
-            tier: Some(tier),
+            handle: crate::fast_path::register(&store),
+            store: Some(store),
             cleanup: Vec::new(),
         }
     }
 
-    fn tier(&self) -> Result<&AnyTier> {
-        self.tier.as_ref().ok_or_else(closed)
+    fn store(&self) -> Result<&Store> {
+        self.store.as_ref().ok_or_else(closed)
+    }
+}
+
+/// Opens a sled store on a worker thread.
+pub struct OpenWork(Option<statekit_core::SledOptions>);
+
+impl Work for OpenWork {
+    type Output = Store;
+    type JsValue = NativeStore;
+
+    fn run(&mut self) -> statekit_core::Result<Store> {
+        let options = self.0.take().ok_or_else(statekit_core::Error::closed)?;
+        Store::open_sled(&options)
     }
 
-    fn sled(&self) -> Result<&Arc<SledTier>> {
-        match self.tier()? {
-            AnyTier::Sled(t) => Ok(t),
-            AnyTier::Memory(_) => Err(invalid("this operation needs the sled tier")),
+    fn done(&mut self, _env: Env, store: Store) -> napi::Result<NativeStore> {
+        Ok(NativeStore::new(store))
+    }
+}
+
+/// Opens (or creates) a sled store on a worker thread.
+#[napi(catch_unwind, ts_return_type = "Promise<NativeStore>")]
+pub fn open_sled(config: SledConfig) -> Result<AsyncTask<Job<OpenWork>>> {
+    Ok(job(OpenWork(Some(config.into_options()?))))
+}
+
+/// Blocking work on an open store that resolves to a number.
+pub enum StoreWork {
+    Flush(Store),
+    Size(Store),
+}
+
+impl Work for StoreWork {
+    type Output = u64;
+    type JsValue = f64;
+
+    fn run(&mut self) -> statekit_core::Result<u64> {
+        match self {
+            StoreWork::Flush(s) => s.flush(),
+            StoreWork::Size(s) => s.size_on_disk(),
         }
+    }
+
+    fn done(&mut self, _env: Env, n: u64) -> napi::Result<f64> {
+        Ok(n as f64)
+    }
+}
+
+/// Releases a store's handle on a worker thread (a sled store is flushed and closed).
+pub struct CloseWork(Option<Store>);
+
+impl Work for CloseWork {
+    type Output = ();
+    type JsValue = ();
+
+    fn run(&mut self) -> statekit_core::Result<()> {
+        match self.0.take() {
+            Some(s) => s.close(Duration::from_secs(30)),
+            None => Ok(()),
+        }
+    }
+
+    fn done(&mut self, _env: Env, _: ()) -> napi::Result<()> {
+        Ok(())
     }
 }
 
@@ -113,15 +137,20 @@ impl NativeStore {
     #[napi(factory, catch_unwind)]
     pub fn memory(default_ttl_ms: Option<f64>) -> Result<Self> {
         let default = Ttl::default_from_js(default_ttl_ms).map_err(to_js)?;
-        Ok(Self::from_tier(AnyTier::Memory(Arc::new(MemoryTier::new(
-            default,
-        )))))
+        Ok(Self::new(Store::memory(default)))
+    }
+
+    /// `"memory"` or `"sled"`.
+    #[napi(getter)]
+    pub fn tier(&self) -> Result<&'static str> {
+        Ok(self.store()?.tier_name())
     }
 
     /// The live value of `key`, copied into a new Buffer.
     #[napi(catch_unwind)]
     pub fn get<'e>(&self, env: &'e Env, key: &[u8]) -> Result<Option<BufferSlice<'e>>> {
-        on_tier!(self, t => t.get_with(key, |v| BufferSlice::copy_from(env, v)))
+        self.store()?
+            .get_with(key, |v| BufferSlice::copy_from(env, v))
             .map_err(to_js)?
             .transpose()
             .map_err(from_napi)
@@ -130,41 +159,42 @@ impl NativeStore {
     /// Whether `key` has a live value.
     #[napi(catch_unwind)]
     pub fn has(&self, key: &[u8]) -> Result<bool> {
-        on_tier!(self, t => t.has(key)).map_err(to_js)
+        self.store()?.has(key).map_err(to_js)
     }
 
     /// Stores `value` under `key` with an optional TTL in milliseconds.
     #[napi(catch_unwind)]
     pub fn put(&self, key: &[u8], value: &[u8], ttl_ms: Option<f64>) -> Result<()> {
         let ttl = ttl(ttl_ms)?;
-        on_tier!(self, t => t.put(key, value, ttl)).map_err(to_js)
+        self.store()?.put(key, value, ttl).map_err(to_js)
     }
 
     /// Removes `key`; returns whether a live entry was removed.
     #[napi(catch_unwind)]
     pub fn delete(&self, key: &[u8]) -> Result<bool> {
-        on_tier!(self, t => t.delete(key)).map_err(to_js)
+        self.store()?.delete(key).map_err(to_js)
     }
 
     /// The live values of `keys` (holes for misses), in one call.
     #[napi(catch_unwind)]
     pub fn get_many<'e>(&self, env: &'e Env, keys: Array<'e>) -> Result<Array<'e>> {
-        let tier = self.tier()?;
+        let store = self.store()?;
         let keys = slices(&keys)?;
-        check_keys(&keys).map_err(to_js)?;
         let mut out = env.create_array(keys.len() as u32).map_err(from_napi)?;
-        for (i, key) in keys.iter().enumerate() {
-            let copy = |v: &[u8]| BufferSlice::copy_from(env, v);
-            let found = match tier {
-                AnyTier::Memory(t) => t.get_with(key, copy),
-                AnyTier::Sled(t) => t.get_with(key, copy),
-            };
-            if let Some(buf) = found.map_err(to_js)? {
-                out.set(i as u32, buf.map_err(from_napi)?)
-                    .map_err(from_napi)?;
-            }
+        let mut failed = None;
+        store
+            .get_many_with(&keys, |i, found| {
+                let Some(v) = found else { return };
+                let set = BufferSlice::copy_from(env, v).and_then(|b| out.set(i as u32, b));
+                if let Err(e) = set {
+                    failed.get_or_insert(e);
+                }
+            })
+            .map_err(to_js)?;
+        match failed {
+            Some(e) => Err(from_napi(e)),
+            None => Ok(out),
         }
-        Ok(out)
     }
 
     /// Stores every `[key, value, ttl]` given as three parallel arrays, all or none.
@@ -175,15 +205,19 @@ impl NativeStore {
         if values.len() != keys.len() || ttls.len() != keys.len() {
             return Err(invalid("putMany: keys, values and ttls differ in length"));
         }
-        let mut entries = Vec::with_capacity(keys.len());
-        for ((key, value), ttl_ms) in keys.into_iter().zip(values).zip(ttls) {
-            entries.push(PutEntry {
-                key,
-                value,
-                ttl: ttl(ttl_ms)?,
-            });
-        }
-        on_tier!(self, t => t.put_many(&entries)).map_err(to_js)
+        let entries = keys
+            .into_iter()
+            .zip(values)
+            .zip(ttls)
+            .map(|((key, value), t)| {
+                Ok(PutEntry {
+                    key,
+                    value,
+                    ttl: ttl(t)?,
+                })
+            })
+            .collect::<Result<Vec<_>>>()?;
+        self.store()?.put_many(&entries).map_err(to_js)
     }
 
     /// Removes every key, or none if any is invalid; returns for each whether a live
@@ -191,40 +225,30 @@ impl NativeStore {
     #[napi(catch_unwind)]
     pub fn delete_many(&self, keys: Array) -> Result<Vec<bool>> {
         let keys = slices(&keys)?;
-        on_tier!(self, t => t.delete_many(&keys)).map_err(to_js)
+        self.store()?.delete_many(&keys).map_err(to_js)
     }
 
     /// A cursor over the live entries of a range, in key order.
     #[napi(catch_unwind)]
-    pub fn cursor(&self, range: RangeOptions) -> Result<Cursor> {
-        let range = range.into_range();
-        Ok(match self.tier()? {
-            AnyTier::Memory(t) => Cursor::memory(t, range),
-            AnyTier::Sled(t) => Cursor::sled(t, range),
-        })
+    pub fn cursor(&self, range: RangeOptions) -> Result<crate::cursor::Cursor> {
+        Ok(crate::cursor::Cursor::from(
+            self.store()?.cursor(range.into()),
+        ))
     }
 
     /// Removes every entry.
     #[napi(catch_unwind)]
     pub fn clear(&self) -> Result<()> {
-        match self.tier()? {
-            AnyTier::Memory(t) => t.clear(),
-            AnyTier::Sled(t) => t.clear().map_err(to_js)?,
-        }
-        Ok(())
+        self.store()?.clear().map_err(to_js)
     }
 
     /// Removes expired entries now; returns how many.
     #[napi(catch_unwind)]
     pub fn cleanup_expired(&self) -> Result<f64> {
-        let n = match self.tier()? {
-            AnyTier::Memory(t) => t.cleanup_expired(),
-            AnyTier::Sled(t) => t.cleanup_expired().map_err(to_js)?,
-        };
-        Ok(n as f64)
+        Ok(self.store()?.cleanup_expired().map_err(to_js)? as f64)
     }
 
-    /// Sweeps expired entries every `interval_ms` on a background thread.
+    /// Sweeps expired entries every `interval_ms` (at least 1) on a background thread.
     #[napi(catch_unwind)]
     pub fn start_cleanup_task(&mut self, interval_ms: f64) -> Result<CleanupHandle> {
         if !interval_ms.is_finite() || interval_ms < 1.0 {
@@ -233,7 +257,7 @@ impl NativeStore {
             )));
         }
         let interval = Duration::from_millis(interval_ms as u64);
-        let task = CleanupTask::start(self.tier()?.sweep_target(), interval).map_err(to_js)?;
+        let task = self.store()?.start_cleanup(interval).map_err(to_js)?;
         self.cleanup.retain(|t| !t.is_stopped());
         self.cleanup.push(task.clone());
         Ok(CleanupHandle { task })
@@ -242,24 +266,19 @@ impl NativeStore {
     /// Counters and sizes.
     #[napi(catch_unwind)]
     pub fn stats(&self) -> Result<Stats> {
-        Ok(match self.tier()? {
-            AnyTier::Memory(t) => Stats::from_snapshot(t.stats(), None),
-            AnyTier::Sled(t) => {
-                Stats::from_snapshot(t.stats(), Some(t.size_on_disk().map_err(to_js)?))
-            }
-        })
+        Ok(self.store()?.stats().map_err(to_js)?.into())
     }
 
     /// Writes every earlier write to disk, on a worker thread (sled tier).
     #[napi(catch_unwind, ts_return_type = "Promise<number>")]
-    pub fn flush(&self) -> Result<AsyncTask<FlushTask>> {
-        Ok(AsyncTask::new(FlushTask::new(self.sled()?)))
+    pub fn flush(&self) -> Result<AsyncTask<Job<StoreWork>>> {
+        Ok(job(StoreWork::Flush(self.store()?.clone())))
     }
 
     /// Bytes on disk, measured on a worker thread (sled tier).
     #[napi(catch_unwind, ts_return_type = "Promise<number>")]
-    pub fn size_on_disk(&self) -> Result<AsyncTask<SizeTask>> {
-        Ok(AsyncTask::new(SizeTask::new(self.sled()?)))
+    pub fn size_on_disk(&self) -> Result<AsyncTask<Job<StoreWork>>> {
+        Ok(job(StoreWork::Size(self.store()?.clone())))
     }
 
     /// Takes a checkpoint's cut now and writes it to `path` on a worker thread.
@@ -268,49 +287,40 @@ impl NativeStore {
         &self,
         path: String,
         options: CheckpointOptions,
-    ) -> Result<AsyncTask<CheckpointTask>> {
+    ) -> Result<AsyncTask<Job<CheckpointWork>>> {
         let req = options.into_request(path)?;
-        CheckpointTask::begin(self.tier()?, req)
+        let pending = self.store()?.begin_checkpoint(req).map_err(to_js)?;
+        Ok(job(CheckpointWork(pending)))
     }
 
-    /// Restores the checkpoint at `path` (and its chain) on a worker thread. The memory
-    /// tier's new state is switched in by `adopt()`; the sled tier's in place.
+    /// Restores the checkpoint at `path` (and its chain) on a worker thread; `adopt()`
+    /// then switches the store to the restored state.
     #[napi(catch_unwind, ts_return_type = "Promise<Restored>")]
-    pub fn restore(&self, path: String) -> Result<AsyncTask<RestoreTask>> {
-        if path.is_empty() {
-            return Err(invalid("path must be a non-empty string"));
-        }
-        let path = std::path::PathBuf::from(path);
-        Ok(AsyncTask::new(match self.tier()? {
-            AnyTier::Memory(t) => RestoreTask::Memory(path, t.default_ttl()),
-            AnyTier::Sled(t) => RestoreTask::Sled(path, Arc::clone(t)),
+    pub fn restore(&self, path: String) -> Result<AsyncTask<Job<RestoreWork>>> {
+        Ok(job(RestoreWork {
+            store: self.store()?.clone(),
+            path: path.into(),
         }))
     }
 
-    /// Switches in the state a memory-tier restore built, keeping the counters.
+    /// Switches in the state a restore built, keeping the counters.
     #[napi(catch_unwind)]
     pub fn adopt(&mut self, restored: &mut Restored) -> Result<()> {
-        let current = self.tier()?.clone();
-        if let (Some(AnyTier::Memory(next)), AnyTier::Memory(old)) =
-            (restored.tier.take(), &current)
-        {
-            next.absorb_counters(old);
-            let next = AnyTier::Memory(next);
-            for task in &self.cleanup {
-                task.retarget(next.sweep_target());
-            }
-            crate::fast_path::update(self.handle, Some(&next));
-            self.tier = Some(next);
+        let next = self.store()?.adopt(&mut restored.0);
+        for task in &self.cleanup {
+            next.retarget(task);
         }
+        crate::fast_path::update(self.handle, Some(&next));
+        self.store = Some(next);
         Ok(())
     }
 
     /// Releases the store; every later call fails with `ERR_STATEKIT_CLOSED`. A sled
     /// store is flushed and its directory unlocked by the time the Promise resolves.
     #[napi(ts_return_type = "Promise<void>")]
-    pub fn close(&mut self) -> AsyncTask<CloseTask> {
+    pub fn close(&mut self) -> AsyncTask<Job<CloseWork>> {
         crate::fast_path::update(self.handle, None);
-        AsyncTask::new(CloseTask::new(self.tier.take()))
+        job(CloseWork(self.store.take()))
     }
 
     /// The store's handle for the fast-path functions.
@@ -322,6 +332,6 @@ impl NativeStore {
     /// Whether `close()` was called.
     #[napi(getter)]
     pub fn closed(&self) -> bool {
-        self.tier.is_none()
+        self.store.is_none()
     }
 }

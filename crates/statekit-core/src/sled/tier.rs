@@ -12,20 +12,20 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::Arc;
 
+use crate::batch::PutEntry;
 use crate::clock::{Clock, SystemClock};
-use crate::dir_lock::DirLock;
 use crate::error::{ErrorCode, Result};
 use crate::limits::{check_key, check_keys, check_value};
-use crate::memory::PutEntry;
 use crate::range::KeyRange;
+use crate::sled::dir_lock::DirLock;
 use parking_lot::RwLock;
 
-use crate::sled_format::{
+use crate::sled::format::{
     decode_value, encode_value, index_key, split_index_key, DATA_TREE, EXPIRY_TREE, GEN_KEY,
     HEADER, META_TREE,
 };
-use crate::sled_open::{ensure_dir, guarded, SledOptions};
-use crate::sled_snapshot::SledSnapshotState;
+use crate::sled::open::{ensure_dir, guarded, SledOptions};
+use crate::sled::snapshot::SledSnapshotState;
 use crate::stats::{Counters, StatsSnapshot};
 use crate::ttl::{is_expired, Ttl, NEVER};
 
@@ -524,5 +524,30 @@ fn bounds_empty(lower: &Bound<Vec<u8>>, upper: &Bound<Vec<u8>>) -> bool {
 impl crate::cleanup::Sweep for SledTier {
     fn sweep(&self) -> u64 {
         self.cleanup_expired().unwrap_or(0)
+    }
+}
+
+impl SledTier {
+    /// Releases a handle on the tier: flushes, then drops it once no other handle (a
+    /// cleanup sweep, a flush, a cursor page) holds it, which closes sled and releases
+    /// the directory lock. After `wait`, the last holder closes it when it finishes.
+    pub fn close(tier: Arc<SledTier>, wait: std::time::Duration) -> Result<()> {
+        let flushed = tier.flush();
+        let deadline = std::time::Instant::now() + wait;
+        let mut tier = tier;
+        loop {
+            match Arc::try_unwrap(tier) {
+                Ok(owned) => {
+                    drop(owned);
+                    break;
+                }
+                Err(shared) if std::time::Instant::now() < deadline => {
+                    tier = shared;
+                    std::thread::sleep(std::time::Duration::from_millis(1));
+                }
+                Err(_) => break,
+            }
+        }
+        flushed.map(|_| ())
     }
 }

@@ -4,8 +4,10 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering::SeqCst};
 use std::time::Instant;
 
-use crate::checkpoint_format::{Compression, Header, Kind};
-use crate::checkpoint_writer::CheckpointWriter;
+#[allow(unused_imports)] // named in the docs
+use crate::checkpoint::format::DEFAULT_ZSTD_LEVEL;
+use crate::checkpoint::format::{Compression, Header, Kind};
+use crate::checkpoint::writer::CheckpointWriter;
 use crate::error::{Error, Result};
 
 /// What to write.
@@ -33,6 +35,41 @@ pub struct CheckpointSummary {
     pub metadata: String,
 }
 
+impl CheckpointRequest {
+    /// A request from a caller's options: `compression` is `zstd` (the default), `lz4`
+    /// or `none`; `level` is zstd's (1 to 22, default [`DEFAULT_ZSTD_LEVEL`]);
+    /// `metadata` is JSON text (default `{}`). Checked before any state is touched.
+    pub fn new(
+        path: impl Into<PathBuf>,
+        compression: Option<&str>,
+        level: Option<f64>,
+        metadata: Option<String>,
+        incremental: bool,
+    ) -> Result<CheckpointRequest> {
+        let level = match level {
+            None => None,
+            Some(l) if l.fract() == 0.0 && (1.0..=22.0).contains(&l) => Some(l as i32),
+            Some(l) => {
+                return Err(Error::invalid_arg(format!(
+                    "zstd level must be an integer from 1 to 22, got {l}"
+                )))
+            }
+        };
+        let req = CheckpointRequest {
+            path: path.into(),
+            kind: if incremental {
+                Kind::Incremental
+            } else {
+                Kind::Full
+            },
+            compression: Compression::parse(compression.unwrap_or("zstd"), level)?,
+            metadata: metadata.unwrap_or_else(|| "{}".into()),
+        };
+        validate(&req)?;
+        Ok(req)
+    }
+}
+
 static LAST_ID: AtomicU64 = AtomicU64::new(0);
 
 /// A new checkpoint id: microseconds since the epoch, strictly increasing within the
@@ -58,6 +95,31 @@ pub fn validate(req: &CheckpointRequest) -> Result<()> {
         )));
     }
     Ok(())
+}
+
+/// A tier's point-in-time cut, taken on the calling thread and written on a worker.
+pub trait Cut {
+    /// The wall-clock time of the cut, in ms since the epoch.
+    fn now_ms(&self) -> u64;
+    /// The id of the checkpoint an incremental cut is relative to.
+    fn base_id(&self) -> Option<u64>;
+    /// Whether blocks may be sorted by key (a full cut: puts of distinct keys).
+    fn sorted(&self) -> bool;
+    /// Writes the cut's records.
+    fn write_to(&self, writer: &mut CheckpointWriter) -> Result<()>;
+    /// Ends the cut; `written` is the id of the published checkpoint, if one was.
+    fn finish(self, written: Option<u64>);
+}
+
+/// Writes the checkpoint whose cut `cut` took (on a worker thread), then ends the cut.
+pub fn write_cut<C: Cut>(cut: C, req: &CheckpointRequest) -> Result<CheckpointSummary> {
+    let result = validate(req).and_then(|_| {
+        write_checkpoint(req, cut.now_ms(), cut.base_id(), cut.sorted(), |w| {
+            cut.write_to(w)
+        })
+    });
+    cut.finish(result.as_ref().ok().map(|s| s.id));
+    result
 }
 
 /// Writes a checkpoint whose records `fill` produces; on any error the temp file is
@@ -101,6 +163,6 @@ pub fn write_checkpoint(
     })
 }
 
-fn absolute(path: &Path) -> PathBuf {
+pub(crate) fn absolute(path: &Path) -> PathBuf {
     std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf())
 }

@@ -7,7 +7,7 @@
 //! bytes all words share; records whose words are equal are then ordered by their
 //! whole keys. The result is exactly the keys' byte order.
 
-use crate::checkpoint_format::record_key;
+use crate::checkpoint::format::record_key;
 
 /// A key's first 16 bytes as a big-endian number, zero-padded: taken when a record is
 /// pushed (its key is in cache then). Zero padding never orders two keys against their
@@ -118,7 +118,7 @@ fn order_ties_by_key(v: &mut [SortKey], raw: &[u8]) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::checkpoint_format::{decode_records, Record};
+    use crate::checkpoint::format::{decode_records, Record};
     use proptest::prelude::*;
 
     fn sorted_keys(keys: &[Vec<u8>]) -> Vec<Vec<u8>> {

@@ -11,8 +11,9 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed, Ordering::SeqCst};
 use std::sync::{Arc, Mutex};
 
-use crate::checkpoint_format::{Kind, Record};
-use crate::checkpoint_writer::CheckpointWriter;
+use crate::checkpoint::format::{Kind, Record};
+use crate::checkpoint::writer::CheckpointWriter;
+use crate::checkpoint::Cut;
 use crate::error::{Error, ErrorCode, Result};
 use crate::memory::{Entry, MemoryTier};
 use crate::prefetch::prefetch;
@@ -136,19 +137,23 @@ impl MemorySnapshot {
     pub fn kind(&self) -> Kind {
         self.kind
     }
+}
 
-    /// The id of the checkpoint an incremental one builds on.
-    pub fn base_id(&self) -> Option<u64> {
-        self.base.map(|b| b.id)
-    }
-
-    /// The wall-clock time of the cut.
-    pub fn now_ms(&self) -> u64 {
+impl Cut for MemorySnapshot {
+    fn now_ms(&self) -> u64 {
         self.now_ms
     }
 
+    fn base_id(&self) -> Option<u64> {
+        self.base.map(|b| b.id)
+    }
+
+    fn sorted(&self) -> bool {
+        self.kind == Kind::Full
+    }
+
     /// Writes the state at the cut (or, incremental, what changed since the base).
-    pub fn write_to(&self, writer: &mut CheckpointWriter) -> Result<()> {
+    fn write_to(&self, writer: &mut CheckpointWriter) -> Result<()> {
         let since = match (self.kind, self.base) {
             (Kind::Incremental, Some(b)) => {
                 if self.cleared_at != 0 {
@@ -196,6 +201,13 @@ impl MemorySnapshot {
         Ok(())
     }
 
+    /// Ends the checkpoint. On success, with its id, it becomes the next base.
+    fn finish(mut self, succeeded: Option<u64>) {
+        self.end(succeeded);
+    }
+}
+
+impl MemorySnapshot {
     /// The record of one slot at the cut, if it belongs in the checkpoint.
     fn at_cut<'a>(
         &self,
@@ -221,11 +233,6 @@ impl MemorySnapshot {
             expires_at,
             value,
         })
-    }
-
-    /// Ends the checkpoint. On success, with its id, it becomes the next base.
-    pub fn finish(mut self, succeeded: Option<u64>) {
-        self.end(succeeded);
     }
 
     fn end(&mut self, succeeded: Option<u64>) {
@@ -259,125 +266,5 @@ impl MemorySnapshot {
 impl Drop for MemorySnapshot {
     fn drop(&mut self) {
         self.end(None);
-    }
-}
-
-/// Checkpoints and restores of the memory tier.
-pub mod io {
-    use std::path::Path;
-    use std::sync::Arc;
-
-    use super::{Base, MemorySnapshot};
-    use crate::checkpoint::{validate, write_checkpoint, CheckpointRequest, CheckpointSummary};
-    use crate::checkpoint_format::Kind;
-    use crate::checkpoint_reader::CheckpointReader;
-    use crate::clock::SystemClock;
-    use crate::error::Result;
-    use crate::error::{Error, ErrorCode};
-    use crate::memory::MemoryTier;
-    use crate::memory_bulk::{BulkLoader, Share};
-    use crate::restore::{chain_of, RestoreSummary};
-    use crate::ttl::Ttl;
-
-    /// Writes the checkpoint whose cut `snapshot` took (on a worker thread).
-    pub fn write(snapshot: MemorySnapshot, req: &CheckpointRequest) -> Result<CheckpointSummary> {
-        let result = validate(req).and_then(|_| {
-            write_checkpoint(
-                req,
-                snapshot.now_ms(),
-                snapshot.base_id(),
-                snapshot.kind() == crate::checkpoint_format::Kind::Full,
-                |w| snapshot.write_to(w),
-            )
-        });
-        snapshot.finish(result.as_ref().ok().map(|s| s.id));
-        result
-    }
-
-    /// Threads that fill a restored tier.
-    const RESTORE_THREADS: usize = 2;
-
-    /// Restores one thread's share of the records; returns the bytes its entries hold
-    /// and how many of its puts had expired. A lone full checkpoint holds each key once,
-    /// so its blocks are split between the threads; a chain must apply every record of
-    /// a key in order, so each thread reads every block and keeps its share of shards.
-    /// Either way every thread verifies the whole chain as it reads.
-    fn restore_share(
-        tier: &MemoryTier,
-        chain: &[(std::path::PathBuf, crate::checkpoint_reader::CheckpointInfo)],
-        version: u64,
-        now_ms: u64,
-        part: usize,
-    ) -> Result<(u64, u64)> {
-        let by_block = chain.len() == 1 && chain[0].1.header.kind == Kind::Full;
-        let share = if by_block {
-            Share::All
-        } else {
-            Share::Shards {
-                part,
-                parts: RESTORE_THREADS,
-            }
-        };
-        let mut loader = BulkLoader::new(tier, share, version, now_ms);
-        for (file, _) in chain {
-            let wanted = |block: u64| !by_block || block as usize % RESTORE_THREADS == part;
-            CheckpointReader::open(file)?
-                .for_each_block_where(wanted, |raw| loader.load_block(raw))?;
-        }
-        Ok((loader.bytes(), loader.expired))
-    }
-
-    /// Builds a new memory tier from the checkpoint at `path` (and its chain), aside
-    /// from any live one. The restored checkpoint becomes its incremental base.
-    pub fn restore(path: &Path, default_ttl: Ttl) -> Result<(Arc<MemoryTier>, RestoreSummary)> {
-        let started = std::time::Instant::now();
-        let chain = chain_of(path)?;
-        let capacity: u64 = chain.iter().map(|(_, i)| i.header.entry_count).sum();
-        let tier = Arc::new(MemoryTier::with_capacity(
-            default_ttl,
-            Arc::new(SystemClock),
-            capacity.min(1 << 28) as usize,
-        ));
-        let now_ms = tier.now_ms();
-        // Every restored entry takes this one version: all are older than the cut
-        // taken below, so the next incremental checkpoint leaves them out.
-        let version = tier.seq.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-        let results: Vec<Result<(u64, u64)>> = std::thread::scope(|scope| {
-            let handles: Vec<_> = (0..RESTORE_THREADS)
-                .map(|part| {
-                    let (tier, chain) = (&tier, &chain);
-                    scope.spawn(move || restore_share(tier, chain, version, now_ms, part))
-                })
-                .collect();
-            handles
-                .into_iter()
-                .map(|h| {
-                    h.join().unwrap_or_else(|_| {
-                        Err(Error::new(
-                            ErrorCode::Corrupt,
-                            format!(
-                                "restoring {} failed: a restore thread panicked",
-                                path.display()
-                            ),
-                        ))
-                    })
-                })
-                .collect()
-        });
-        let (mut bytes, mut expired) = (0u64, 0);
-        for r in results {
-            let (b, e) = r?;
-            bytes = bytes.wrapping_add(b);
-            expired += e;
-        }
-        tier.set_memory_bytes(bytes);
-        let summary = RestoreSummary::of_chain(&chain, tier.len() as u64, expired, started);
-        let cut = tier.seq.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-        tier.counters.reset();
-        tier.snapshot.set_base(Base {
-            id: summary.id,
-            cut,
-        });
-        Ok((tier, summary))
     }
 }

@@ -8,6 +8,9 @@ use std::path::{Path, PathBuf};
 use crate::error::{Error, ErrorCode, Result};
 use crate::ttl::Ttl;
 
+/// Milliseconds between background flushes unless the options say otherwise.
+pub const DEFAULT_FLUSH_EVERY_MS: u64 = 500;
+
 /// sled's write mode.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum SledMode {
@@ -16,6 +19,19 @@ pub enum SledMode {
     HighThroughput,
     /// Favour a small footprint on disk.
     LowSpace,
+}
+
+impl SledMode {
+    /// `highThroughput` or `lowSpace`.
+    pub fn parse(name: &str) -> Result<SledMode> {
+        match name {
+            "highThroughput" => Ok(SledMode::HighThroughput),
+            "lowSpace" => Ok(SledMode::LowSpace),
+            other => Err(Error::invalid_arg(format!(
+                "mode must be 'highThroughput' or 'lowSpace', got '{other}'"
+            ))),
+        }
+    }
 }
 
 /// Options of the sled tier.
@@ -44,7 +60,7 @@ impl SledOptions {
             default_ttl: Ttl::Never,
             cache_capacity: None,
             compression: false,
-            flush_every_ms: Some(500),
+            flush_every_ms: Some(DEFAULT_FLUSH_EVERY_MS),
             mode: SledMode::default(),
         }
     }

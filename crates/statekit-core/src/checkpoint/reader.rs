@@ -6,8 +6,8 @@ use std::fs::File;
 use std::io::{BufReader, Read, Seek, SeekFrom};
 use std::path::Path;
 
-use crate::block_codec::BlockDecoder;
-use crate::checkpoint_format::{
+use crate::checkpoint::block_codec::BlockDecoder;
+use crate::checkpoint::format::{
     corrupt, u32_at, Footer, Header, Record, BLOCK_HEADER, FOOTER_LEN, HEADER_FIXED,
 };
 use crate::error::{Error, ErrorCode, Result};
@@ -36,6 +36,9 @@ fn read_exact_at(file: &mut BufReader<File>, buf: &mut [u8]) -> std::io::Result<
 impl CheckpointReader {
     /// Opens `path` and checks its header, footer and size (fast).
     pub fn open(path: &Path) -> Result<CheckpointReader> {
+        if path.as_os_str().is_empty() {
+            return Err(Error::invalid_arg("path must be a non-empty string"));
+        }
         let shown = path.display().to_string();
         let file = File::open(path).map_err(|e| {
             Error::new(
@@ -116,12 +119,12 @@ impl CheckpointReader {
     /// an error naming the block and offset of the first damage; records already
     /// passed to `f` must then be discarded.
     pub fn for_each(self, mut f: impl FnMut(Record<'_>) -> Result<()>) -> Result<()> {
-        self.for_each_block(|raw| crate::checkpoint_format::decode_records(raw, &mut f))
+        self.for_each_block(|raw| crate::checkpoint::format::decode_records(raw, &mut f))
     }
 
     /// Reads every block, verifying as it goes, and calls `f` with each block's raw
     /// records; `f` returns how many records it found (see
-    /// [`crate::checkpoint_format::decode_records`]). Errors name the block and offset.
+    /// [`crate::checkpoint::format::decode_records`]). Errors name the block and offset.
     pub fn for_each_block(self, f: impl FnMut(&[u8]) -> Result<u64>) -> Result<()> {
         self.for_each_block_where(|_| true, f)
     }

@@ -9,11 +9,11 @@ use std::path::{Path, PathBuf};
 use std::sync::mpsc::{channel, sync_channel, Receiver, Sender, SyncSender, TrySendError};
 use std::thread::JoinHandle;
 
-use crate::block_codec::BlockEncoder;
-use crate::block_sort::{key_head, BlockSorter};
-use crate::checkpoint_format::{Compression, Footer, Header, Record, BLOCK_TARGET, MAX_METADATA};
+use crate::checkpoint::block_codec::BlockEncoder;
+use crate::checkpoint::block_sort::{key_head, BlockSorter};
+use crate::checkpoint::format::{Compression, Footer, Header, Record, BLOCK_TARGET, MAX_METADATA};
+use crate::checkpoint::writeback::start_writeback;
 use crate::error::{Error, ErrorCode, Result};
-use crate::writeback::start_writeback;
 
 /// The suffix of a checkpoint being written; stray ones are safe to delete.
 pub const TEMP_SUFFIX: &str = ".tmp";

@@ -5,8 +5,8 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use crate::checkpoint_format::{Kind, Record};
-use crate::checkpoint_reader::{CheckpointInfo, CheckpointReader};
+use crate::checkpoint::format::{Kind, Record};
+use crate::checkpoint::reader::{CheckpointInfo, CheckpointReader};
 use crate::error::{Error, ErrorCode, Result};
 
 /// Where restored records go.
@@ -104,7 +104,7 @@ fn index_dir(path: &Path) -> HashMap<u64, (PathBuf, CheckpointInfo)> {
         let p = entry.path();
         if !p.is_file()
             || p.to_string_lossy()
-                .ends_with(crate::checkpoint_writer::TEMP_SUFFIX)
+                .ends_with(crate::checkpoint::writer::TEMP_SUFFIX)
         {
             continue;
         }

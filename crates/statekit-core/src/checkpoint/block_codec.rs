@@ -1,6 +1,6 @@
 //! Compression of checkpoint blocks: zstd (with a reused context), lz4, or none.
 
-use crate::checkpoint_format::Compression;
+use crate::checkpoint::format::Compression;
 
 /// Compresses blocks with one codec, reusing its context.
 pub struct BlockEncoder {

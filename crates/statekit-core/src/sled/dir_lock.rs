@@ -5,7 +5,7 @@
 //! or another one, and the kernel drops it when the holder exits, even by SIGKILL.
 
 use std::fs::{File, OpenOptions};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use fs2::FileExt;
 
@@ -18,7 +18,6 @@ pub const LOCK_FILE: &str = "statekit.lock";
 #[derive(Debug)]
 pub struct DirLock {
     _file: File,
-    path: PathBuf,
 }
 
 impl DirLock {
@@ -43,20 +42,16 @@ impl DirLock {
                 format!("{} is held by another open store", dir.display()),
             ));
         }
-        Ok(DirLock { _file: file, path })
+        Ok(DirLock { _file: file })
     }
 
     /// Whether another open store holds `dir` right now.
+    #[cfg(test)]
     pub fn is_held(dir: &Path) -> bool {
         match DirLock::acquire(dir) {
             Err(e) => e.code == ErrorCode::Locked,
             Ok(_) => false,
         }
-    }
-
-    /// The lock file's path.
-    pub fn path(&self) -> &Path {
-        &self.path
     }
 }
 

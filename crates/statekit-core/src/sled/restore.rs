@@ -8,24 +8,11 @@ use std::path::Path;
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
 
-use crate::checkpoint::{validate, write_checkpoint, CheckpointRequest, CheckpointSummary};
+use crate::checkpoint::restore::{restore_into, RestoreSummary, RestoreTarget};
 use crate::error::Result;
-use crate::restore::{restore_into, RestoreSummary, RestoreTarget};
-use crate::sled_format::{encode_value, index_key, HEADER};
-use crate::sled_snapshot::SledSnapshot;
-use crate::sled_tier::{commit_gen, open_trees, SledTier, Trees};
+use crate::sled::format::{encode_value, index_key, HEADER};
+use crate::sled::{commit_gen, open_trees, SledTier, Trees};
 use crate::ttl::{is_expired, NEVER};
-
-/// Writes the checkpoint whose cut `snapshot` took (on a worker thread).
-pub fn write(snapshot: SledSnapshot, req: &CheckpointRequest) -> Result<CheckpointSummary> {
-    let result = validate(req).and_then(|_| {
-        write_checkpoint(req, snapshot.now_ms(), snapshot.base_id(), false, |w| {
-            snapshot.write_to(w)
-        })
-    });
-    snapshot.finish(result.as_ref().ok().map(|s| s.id));
-    result
-}
 
 struct Target<'a> {
     tier: &'a SledTier,
@@ -85,12 +72,14 @@ impl RestoreTarget for Target<'_> {
     }
 }
 
-/// Replaces the tier's state with the checkpoint at `path` (and its chain).
-pub fn restore(tier: &Arc<SledTier>, path: &Path) -> Result<RestoreSummary> {
-    tier.snapshot.claim()?;
-    let result = restore_claimed(tier, path);
-    tier.snapshot.release();
-    result
+impl SledTier {
+    /// Replaces the tier's state with the checkpoint at `path` (and its chain).
+    pub fn restore_from(self: &Arc<Self>, path: &Path) -> Result<RestoreSummary> {
+        self.snapshot.claim()?;
+        let result = restore_claimed(self, path);
+        self.snapshot.release();
+        result
+    }
 }
 
 fn restore_claimed(tier: &Arc<SledTier>, path: &Path) -> Result<RestoreSummary> {

@@ -16,11 +16,12 @@ use std::sync::Arc;
 use dashmap::DashMap;
 use xxhash_rust::xxh3::Xxh3Builder;
 
+use crate::batch::PutEntry;
 use crate::clock::{Clock, SystemClock};
 use crate::error::Result;
-use crate::key_bytes::KeyBytes;
 use crate::limits::{check_key, check_keys, check_value};
-use crate::memory_snapshot::SnapshotState;
+use crate::memory::key_bytes::KeyBytes;
+use crate::memory::snapshot::SnapshotState;
 use crate::range::KeyRange;
 use crate::stats::{Counters, StatsSnapshot};
 use crate::ttl::{is_expired, Ttl, NEVER};
@@ -84,24 +85,6 @@ impl Entry {
         cut != 0
             && ((self.version < cut && self.value.is_some())
                 || self.prev.as_ref().is_some_and(|p| p.cut == cut))
-    }
-}
-
-/// One write of a batch.
-#[derive(Debug, Clone, PartialEq)]
-pub struct PutEntry<'a> {
-    pub key: &'a [u8],
-    pub value: &'a [u8],
-    pub ttl: Ttl,
-}
-
-impl PutEntry<'_> {
-    /// Checks every entry of a batch, before any of it is written.
-    pub fn check_all(entries: &[PutEntry<'_>]) -> Result<()> {
-        entries.iter().try_for_each(|e| {
-            check_key(e.key)?;
-            check_value(e.value)
-        })
     }
 }
 
@@ -179,7 +162,7 @@ impl MemoryTier {
     #[inline]
     pub fn get_with<R>(&self, key: &[u8], f: impl FnOnce(&[u8]) -> R) -> Result<Option<R>> {
         check_key(key)?;
-        let found = self.peek_with(key, f);
+        let found = self.peek_with(key, f)?;
         match found {
             Some(_) => self.counters.hit(),
             None => self.counters.miss(),
@@ -189,22 +172,24 @@ impl MemoryTier {
 
     /// Like [`MemoryTier::get_with`], but not counted as a get (iteration, export).
     #[inline]
-    pub fn peek_with<R>(&self, key: &[u8], f: impl FnOnce(&[u8]) -> R) -> Option<R> {
+    pub fn peek_with<R>(&self, key: &[u8], f: impl FnOnce(&[u8]) -> R) -> Result<Option<R>> {
         {
-            let entry = self.map.get(key)?;
+            let Some(entry) = self.map.get(key) else {
+                return Ok(None);
+            };
             match &entry.value {
-                None => return None,
+                None => return Ok(None),
                 Some(v)
                     if entry.expires_at == NEVER
                         || !is_expired(entry.expires_at, self.now_ms()) =>
                 {
-                    return Some(f(v))
+                    return Ok(Some(f(v)))
                 }
                 Some(_) => {}
             }
         }
         self.remove_if_expired(key);
-        None
+        Ok(None)
     }
 
     /// Counts gets whose lookups were done with `peek` (the fast path, which counts
@@ -221,7 +206,7 @@ impl MemoryTier {
     /// Whether `key` has a live value. Not counted as a get.
     pub fn has(&self, key: &[u8]) -> Result<bool> {
         check_key(key)?;
-        Ok(self.peek_with(key, |_| ()).is_some())
+        Ok(self.peek_with(key, |_| ())?.is_some())
     }
 
     /// Stores `value` under `key`.
@@ -352,7 +337,7 @@ impl MemoryTier {
     }
 
     /// Removes every entry.
-    pub fn clear(&self) {
+    pub fn clear(&self) -> Result<()> {
         let version = self.seq.fetch_add(1, SeqCst);
         self.snapshot.record_clear(version);
         let cut = self.snapshot.active_cut();
@@ -377,6 +362,7 @@ impl MemoryTier {
             });
         }
         self.memory_bytes.store(0, Relaxed);
+        Ok(())
     }
 
     fn remove_if_expired(&self, key: &[u8]) -> bool {
@@ -404,7 +390,7 @@ impl MemoryTier {
     /// Removes every expired entry; returns how many. Expired keys are collected under
     /// shard read locks, then removed one by one, so readers are never stalled for a
     /// whole shard scan.
-    pub fn cleanup_expired(&self) -> u64 {
+    pub fn cleanup_expired(&self) -> Result<u64> {
         let now = self.now_ms();
         let expired: Vec<KeyBytes> = self
             .map
@@ -412,10 +398,10 @@ impl MemoryTier {
             .filter(|e| e.value.is_some() && is_expired(e.expires_at, now))
             .map(|e| e.key().clone())
             .collect();
-        expired
+        Ok(expired
             .iter()
             .filter(|k| self.remove_if_expired(k.as_slice()))
-            .count() as u64
+            .count() as u64)
     }
 
     /// The live keys in `range`, sorted (descending when reversed), cut to its limit.
@@ -484,10 +470,16 @@ impl MemoryTier {
     }
 }
 
-/// Restores fill a fresh tier from several threads (see [`crate::memory_bulk`]).
+/// Restores fill a fresh tier from several threads (see [`crate::memory::bulk`]).
 impl MemoryTier {
     /// Sets the bytes the entries hold, once a restore has filled the tier.
     pub(crate) fn set_memory_bytes(&self, bytes: u64) {
         self.memory_bytes.store(bytes, Relaxed);
+    }
+}
+
+impl crate::cleanup::Sweep for MemoryTier {
+    fn sweep(&self) -> u64 {
+        self.cleanup_expired().unwrap_or(0)
     }
 }

@@ -10,10 +10,10 @@ use std::hash::BuildHasher;
 
 use dashmap::SharedValue;
 
-use crate::checkpoint_format::{decode_records, Record};
+use crate::checkpoint::format::{decode_records, Record};
 use crate::error::{Error, ErrorCode, Result};
-use crate::key_bytes::KeyBytes;
 use crate::limits::{check_key, check_value};
+use crate::memory::key_bytes::KeyBytes;
 use crate::memory::{entry_size, Entry, MemoryTier, SHARDS};
 use crate::ttl::is_expired;
 

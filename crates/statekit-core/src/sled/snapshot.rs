@@ -13,11 +13,12 @@ use std::sync::Arc;
 
 use parking_lot::Mutex;
 
-use crate::checkpoint_format::{Kind, Record};
-use crate::checkpoint_writer::CheckpointWriter;
+use crate::checkpoint::format::{Kind, Record};
+use crate::checkpoint::writer::CheckpointWriter;
+use crate::checkpoint::Cut;
 use crate::error::{Error, ErrorCode, Result};
-use crate::sled_format::decode_value;
-use crate::sled_tier::SledTier;
+use crate::sled::format::decode_value;
+use crate::sled::SledTier;
 use crate::ttl::is_expired;
 
 #[derive(Debug, Default)]
@@ -187,17 +188,6 @@ impl SledTier {
 }
 
 impl SledSnapshot {
-    pub fn now_ms(&self) -> u64 {
-        self.now_ms
-    }
-
-    pub fn base_id(&self) -> Option<u64> {
-        match self.kind {
-            Kind::Incremental => self.base,
-            Kind::Full => None,
-        }
-    }
-
     fn push(
         &self,
         w: &mut CheckpointWriter,
@@ -223,8 +213,42 @@ impl SledSnapshot {
         }
     }
 
+    fn end(&mut self, succeeded: Option<u64>) {
+        if self.finished {
+            return;
+        }
+        self.finished = true;
+        let st = &self.tier.snapshot;
+        match succeeded {
+            Some(id) => *st.base.lock() = Some(id),
+            None => {
+                let mut c = st.changes.lock();
+                c.keys.extend(self.changes.keys.drain());
+                c.cleared |= self.changes.cleared;
+            }
+        }
+        st.release();
+    }
+}
+
+impl Cut for SledSnapshot {
+    fn now_ms(&self) -> u64 {
+        self.now_ms
+    }
+
+    fn base_id(&self) -> Option<u64> {
+        match self.kind {
+            Kind::Incremental => self.base,
+            Kind::Full => None,
+        }
+    }
+
+    fn sorted(&self) -> bool {
+        false
+    }
+
     /// Writes the state at the cut (or, incremental, what changed since the base).
-    pub fn write_to(&self, w: &mut CheckpointWriter) -> Result<()> {
+    fn write_to(&self, w: &mut CheckpointWriter) -> Result<()> {
         let st = &self.tier.snapshot;
         let data = self.tier.trees().data.clone();
         if self.kind == Kind::Incremental {
@@ -250,25 +274,8 @@ impl SledSnapshot {
     }
 
     /// Ends the checkpoint. On success, with its id, it becomes the next base.
-    pub fn finish(mut self, succeeded: Option<u64>) {
+    fn finish(mut self, succeeded: Option<u64>) {
         self.end(succeeded);
-    }
-
-    fn end(&mut self, succeeded: Option<u64>) {
-        if self.finished {
-            return;
-        }
-        self.finished = true;
-        let st = &self.tier.snapshot;
-        match succeeded {
-            Some(id) => *st.base.lock() = Some(id),
-            None => {
-                let mut c = st.changes.lock();
-                c.keys.extend(self.changes.keys.drain());
-                c.cleared |= self.changes.cleared;
-            }
-        }
-        st.release();
     }
 }
 

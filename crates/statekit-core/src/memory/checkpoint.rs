@@ -1,0 +1,110 @@
+//! Checkpoints and restores of the memory tier: writing the cut a snapshot took, and
+//! building a new tier from a checkpoint chain on several threads.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use super::snapshot::Base;
+use crate::checkpoint::format::Kind;
+use crate::checkpoint::reader::CheckpointReader;
+use crate::checkpoint::restore::{chain_of, RestoreSummary};
+use crate::clock::SystemClock;
+use crate::error::Result;
+use crate::error::{Error, ErrorCode};
+use crate::memory::bulk::{BulkLoader, Share};
+use crate::memory::MemoryTier;
+use crate::ttl::Ttl;
+
+/// Threads that fill a restored tier.
+const RESTORE_THREADS: usize = 2;
+
+/// Restores one thread's share of the records; returns the bytes its entries hold
+/// and how many of its puts had expired. A lone full checkpoint holds each key once,
+/// so its blocks are split between the threads; a chain must apply every record of
+/// a key in order, so each thread reads every block and keeps its share of shards.
+/// Either way every thread verifies the whole chain as it reads.
+fn restore_share(
+    tier: &MemoryTier,
+    chain: &[(
+        std::path::PathBuf,
+        crate::checkpoint::reader::CheckpointInfo,
+    )],
+    version: u64,
+    now_ms: u64,
+    part: usize,
+) -> Result<(u64, u64)> {
+    let by_block = chain.len() == 1 && chain[0].1.header.kind == Kind::Full;
+    let share = if by_block {
+        Share::All
+    } else {
+        Share::Shards {
+            part,
+            parts: RESTORE_THREADS,
+        }
+    };
+    let mut loader = BulkLoader::new(tier, share, version, now_ms);
+    for (file, _) in chain {
+        let wanted = |block: u64| !by_block || block as usize % RESTORE_THREADS == part;
+        CheckpointReader::open(file)?.for_each_block_where(wanted, |raw| loader.load_block(raw))?;
+    }
+    Ok((loader.bytes(), loader.expired))
+}
+
+impl MemoryTier {
+    /// Builds a new memory tier from the checkpoint at `path` (and its chain), aside
+    /// from any live one. The restored checkpoint becomes its incremental base.
+    pub fn restore_from(
+        path: &Path,
+        default_ttl: Ttl,
+    ) -> Result<(Arc<MemoryTier>, RestoreSummary)> {
+        let started = std::time::Instant::now();
+        let chain = chain_of(path)?;
+        let capacity: u64 = chain.iter().map(|(_, i)| i.header.entry_count).sum();
+        let tier = Arc::new(MemoryTier::with_capacity(
+            default_ttl,
+            Arc::new(SystemClock),
+            capacity.min(1 << 28) as usize,
+        ));
+        let now_ms = tier.now_ms();
+        // Every restored entry takes this one version: all are older than the cut
+        // taken below, so the next incremental checkpoint leaves them out.
+        let version = tier.seq.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        let results: Vec<Result<(u64, u64)>> = std::thread::scope(|scope| {
+            let handles: Vec<_> = (0..RESTORE_THREADS)
+                .map(|part| {
+                    let (tier, chain) = (&tier, &chain);
+                    scope.spawn(move || restore_share(tier, chain, version, now_ms, part))
+                })
+                .collect();
+            handles
+                .into_iter()
+                .map(|h| {
+                    h.join().unwrap_or_else(|_| {
+                        Err(Error::new(
+                            ErrorCode::Corrupt,
+                            format!(
+                                "restoring {} failed: a restore thread panicked",
+                                path.display()
+                            ),
+                        ))
+                    })
+                })
+                .collect()
+        });
+        let (mut bytes, mut expired) = (0u64, 0);
+        for r in results {
+            let (b, e) = r?;
+            bytes = bytes.wrapping_add(b);
+            expired += e;
+        }
+        tier.set_memory_bytes(bytes);
+        let summary = RestoreSummary::of_chain(&chain, tier.len() as u64, expired, started);
+        let cut = tier.seq.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        tier.counters.reset();
+        tier.snapshot.set_base(Base {
+            id: summary.id,
+            cut,
+        });
+        Ok((tier, summary))
+    }
+}

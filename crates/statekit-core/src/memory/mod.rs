@@ -1,0 +1,13 @@
+//! The in-memory tier: a sharded concurrent hash map with per-entry TTL, point-in-time
+//! cuts by per-entry versions and copy-on-write, and restores built aside on several
+//! threads.
+
+pub(crate) mod bulk;
+pub(crate) mod checkpoint;
+pub(crate) mod key_bytes;
+pub(crate) mod snapshot;
+mod tier;
+
+pub use snapshot::MemorySnapshot;
+pub(crate) use tier::{entry_size, Entry};
+pub use tier::{MemoryTier, ENTRY_OVERHEAD, SHARDS};

@@ -1,0 +1,15 @@
+//! The persistent tier on sled: values with an expiry header, an expiry index tree,
+//! cuts by writer pre-images and a scan position, and restores into a new generation
+//! of trees switched in by one metadata write.
+
+pub(crate) mod dir_lock;
+pub(crate) mod format;
+pub(crate) mod open;
+pub(crate) mod restore;
+pub(crate) mod snapshot;
+mod tier;
+
+pub use open::{SledMode, SledOptions, DEFAULT_FLUSH_EVERY_MS};
+pub use snapshot::SledSnapshot;
+pub use tier::SledTier;
+pub(crate) use tier::{commit_gen, open_trees, Trees};

@@ -1,0 +1,231 @@
+//! The engine API: one [`Store`] over either tier. Callers (the N-API binding, the
+//! tests, the tools) call it once per operation and never decide which tier they talk
+//! to; every tier-specific step is chosen here.
+
+mod cursor;
+mod into;
+mod jobs;
+
+use std::path::Path;
+use std::sync::{Arc, Weak};
+use std::time::Duration;
+
+pub use cursor::Cursor;
+pub use into::Copied;
+pub use jobs::{PendingCheckpoint, Restored};
+
+use crate::batch::PutEntry;
+use crate::checkpoint::CheckpointRequest;
+use crate::cleanup::{CleanupTask, Sweep};
+use crate::error::{Error, Result};
+use crate::limits::check_keys;
+use crate::memory::MemoryTier;
+use crate::range::KeyRange;
+use crate::sled::{SledOptions, SledTier};
+use crate::stats::StatsSnapshot;
+use crate::ttl::Ttl;
+
+/// A store of either tier. Cloning is cheap and gives another handle on the same data.
+#[derive(Clone, Debug)]
+pub enum Store {
+    /// The in-memory tier.
+    Memory(Arc<MemoryTier>),
+    /// The persistent tier on sled.
+    Sled(Arc<SledTier>),
+}
+
+/// Runs the same expression on whichever tier `$store` holds.
+macro_rules! on_tier {
+    ($store:expr, $t:ident => $e:expr) => {
+        match $store {
+            Store::Memory($t) => $e,
+            Store::Sled($t) => $e,
+        }
+    };
+}
+
+impl Store {
+    /// A new empty in-memory store whose entries take `default_ttl`.
+    pub fn memory(default_ttl: Ttl) -> Store {
+        Store::Memory(Arc::new(MemoryTier::new(default_ttl)))
+    }
+
+    /// Opens (or creates) a sled store; blocks on disk I/O.
+    pub fn open_sled(options: &SledOptions) -> Result<Store> {
+        Ok(Store::Sled(Arc::new(SledTier::open(options)?)))
+    }
+
+    /// `"memory"` or `"sled"`.
+    pub fn tier_name(&self) -> &'static str {
+        match self {
+            Store::Memory(_) => "memory",
+            Store::Sled(_) => "sled",
+        }
+    }
+
+    /// Calls `f` with the live value of `key`, counting a hit or a miss. `f` runs under
+    /// the tier's read guard and must not touch the store.
+    #[inline]
+    pub fn get_with<R>(&self, key: &[u8], f: impl FnOnce(&[u8]) -> R) -> Result<Option<R>> {
+        on_tier!(self, t => t.get_with(key, f))
+    }
+
+    /// Like [`Store::get_with`] without counting (the caller counts with
+    /// [`Store::record_gets`]) and without checking the key's size (the caller did).
+    #[inline]
+    pub fn peek_with<R>(&self, key: &[u8], f: impl FnOnce(&[u8]) -> R) -> Result<Option<R>> {
+        on_tier!(self, t => t.peek_with(key, f))
+    }
+
+    /// Counts gets whose lookups were done with [`Store::peek_with`].
+    #[inline]
+    pub fn record_gets(&self, hits: u64, misses: u64) {
+        on_tier!(self, t => t.record_gets(hits, misses))
+    }
+
+    /// Calls `f(i, value)` for each key's live value, in order; `None` for a miss. Every
+    /// key is checked before any is read.
+    pub fn get_many_with(
+        &self,
+        keys: &[&[u8]],
+        mut f: impl FnMut(usize, Option<&[u8]>),
+    ) -> Result<()> {
+        check_keys(keys)?;
+        for (i, key) in keys.iter().enumerate() {
+            let mut found = false;
+            self.get_with(key, |v| {
+                found = true;
+                f(i, Some(v))
+            })?;
+            if !found {
+                f(i, None);
+            }
+        }
+        Ok(())
+    }
+
+    /// Whether `key` has a live value (not counted as a get).
+    #[inline]
+    pub fn has(&self, key: &[u8]) -> Result<bool> {
+        on_tier!(self, t => t.has(key))
+    }
+
+    /// Stores `value` under `key`.
+    #[inline]
+    pub fn put(&self, key: &[u8], value: &[u8], ttl: Ttl) -> Result<()> {
+        on_tier!(self, t => t.put(key, value, ttl))
+    }
+
+    /// Removes `key`; returns whether a live entry was removed.
+    #[inline]
+    pub fn delete(&self, key: &[u8]) -> Result<bool> {
+        on_tier!(self, t => t.delete(key))
+    }
+
+    /// Stores every entry, or none if any is invalid; readers and cuts see all or none.
+    pub fn put_many(&self, entries: &[PutEntry<'_>]) -> Result<()> {
+        on_tier!(self, t => t.put_many(entries))
+    }
+
+    /// Removes every key, or none if any is invalid; returns for each whether a live
+    /// entry was removed.
+    pub fn delete_many(&self, keys: &[&[u8]]) -> Result<Vec<bool>> {
+        on_tier!(self, t => t.delete_many(keys))
+    }
+
+    /// Removes every entry.
+    pub fn clear(&self) -> Result<()> {
+        on_tier!(self, t => t.clear())
+    }
+
+    /// Removes expired entries now; returns how many.
+    pub fn cleanup_expired(&self) -> Result<u64> {
+        on_tier!(self, t => t.cleanup_expired())
+    }
+
+    /// Sweeps expired entries every `interval` on a background thread that never keeps
+    /// the process alive and ends when the store is dropped.
+    pub fn start_cleanup(&self, interval: Duration) -> Result<CleanupTask> {
+        CleanupTask::start(self.sweep_target(), interval)
+    }
+
+    /// Points a cleanup task at this store (after a restore replaced the data).
+    pub fn retarget(&self, task: &CleanupTask) {
+        task.retarget(self.sweep_target());
+    }
+
+    fn sweep_target(&self) -> Weak<dyn Sweep> {
+        on_tier!(self, t => Arc::downgrade(t) as Weak<dyn Sweep>)
+    }
+
+    /// A cursor over the live entries of `range`, in key order.
+    pub fn cursor(&self, range: KeyRange) -> Cursor {
+        Cursor::new(self, range)
+    }
+
+    /// Counters and sizes; `disk_bytes` is measured on the sled tier (it reads the
+    /// directory), `None` on the memory tier.
+    pub fn stats(&self) -> Result<StatsSnapshot> {
+        Ok(match self {
+            Store::Memory(t) => t.stats(),
+            Store::Sled(t) => StatsSnapshot {
+                disk_bytes: Some(t.size_on_disk()?),
+                ..t.stats()
+            },
+        })
+    }
+
+    /// Writes every earlier write to disk; returns the bytes flushed. Blocks on I/O.
+    pub fn flush(&self) -> Result<u64> {
+        self.sled("flush")?.flush()
+    }
+
+    /// Bytes on disk. Blocks on I/O.
+    pub fn size_on_disk(&self) -> Result<u64> {
+        self.sled("sizeOnDisk")?.size_on_disk()
+    }
+
+    fn sled(&self, what: &str) -> Result<&Arc<SledTier>> {
+        match self {
+            Store::Sled(t) => Ok(t),
+            Store::Memory(_) => Err(Error::invalid_arg(format!(
+                "{what} needs the sled tier; this store is in memory"
+            ))),
+        }
+    }
+
+    /// Takes a checkpoint's cut now (cheap; on the calling thread). The returned
+    /// checkpoint is written by [`PendingCheckpoint::write`], on a worker thread.
+    pub fn begin_checkpoint(&self, req: CheckpointRequest) -> Result<PendingCheckpoint> {
+        PendingCheckpoint::begin(self, req)
+    }
+
+    /// Restores the checkpoint at `path` and its chain, verifying as it reads. Blocks:
+    /// run it on a worker thread. The memory tier builds the new state aside and it is
+    /// switched in by [`Store::adopt`]; the sled tier switches in place.
+    pub fn restore(&self, path: &Path) -> Result<Restored> {
+        Restored::build(self, path)
+    }
+
+    /// The store to use from now on after `restored`: the new memory tier (keeping
+    /// this one's counters), or this store.
+    pub fn adopt(&self, restored: &mut Restored) -> Store {
+        match (restored.take_state(), self) {
+            (Some(Store::Memory(next)), Store::Memory(old)) => {
+                next.absorb_counters(old);
+                Store::Memory(next)
+            }
+            _ => self.clone(),
+        }
+    }
+
+    /// Releases this handle. A sled store is flushed, then closed (its directory lock
+    /// released) once no other handle or worker holds it, waiting up to `wait`.
+    /// Blocks: run it on a worker thread.
+    pub fn close(self, wait: Duration) -> Result<()> {
+        match self {
+            Store::Memory(_) => Ok(()),
+            Store::Sled(t) => SledTier::close(t, wait),
+        }
+    }
+}
