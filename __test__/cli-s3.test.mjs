@@ -54,7 +54,8 @@ test('list, inspect and export read checkpoints on S3; an incremental object is 
   t.is(info.keys.length, 3)
   const e = await cli(['export', `${url}/${list[1].file}`])
   t.is(e.code, 0, e.stderr)
-  const lines = e.stdout.trim().split('\n').map((x) => JSON.parse(x))
+  const [header, ...lines] = e.stdout.trim().split('\n').map((x) => JSON.parse(x))
+  t.like(header, { statekit: 'export', encoding: 'utf8' })
   t.is(lines.length, 300)
   t.true(lines.some((x) => x.key === 'k2-99' && x.value === 'v2-99'))
   // Missing objects and prefixes where an object is needed are clear errors.
