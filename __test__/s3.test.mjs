@@ -218,7 +218,8 @@ test('a process killed in the middle of an upload: the manifest lists only whole
   await new Promise((r) => (child.exitCode !== null || child.signalCode !== null ? r() : child.once('exit', r)))
   const firstId = Number(/first (\d+)/.exec(out)[1])
   // The killed writer's staging directory (named by its pid) is still there.
-  const stagingOf = () => fs.readdirSync(os.tmpdir()).filter((d) => d.startsWith('statekit-s3-')).map((d) => path.join(os.tmpdir(), d, String(child.pid))).filter((d) => fs.existsSync(d))
+  const staging = path.join(os.tmpdir(), 'statekit-s3-staging', String(child.pid))
+  const stagingOf = () => (fs.existsSync(staging) ? [staging] : [])
   t.is(stagingOf().length, 1, 'the killed writer left its staging directory')
   const uploads = await moto.client.send(new ListMultipartUploadsCommand({ Bucket: bucket, Prefix: 'killed/' }))
   t.is(uploads.Uploads?.length, 1, 'the killed upload is incomplete')

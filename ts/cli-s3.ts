@@ -66,9 +66,9 @@ process.once('exit', () => {
   for (const d of cleanups) rmSync(d, { recursive: true, force: true })
 })
 
-/** Removes downloads at exit, even when a command fails. */
+/** Removes downloads at exit, even when a command fails: this process's whole staging directory (`…/<pid>/fetch-…/<file>`). */
 function keepUntilExit(fetchedPath: string): void {
-  cleanups.push(path.dirname(fetchedPath))
+  cleanups.push(path.dirname(path.dirname(fetchedPath)))
 }
 
 async function mustHave(storage: CheckpointStorage, name: string): Promise<void> {

@@ -1,4 +1,3 @@
-import { createHash } from 'node:crypto'
 import { createReadStream, createWriteStream, promises as fsp } from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
@@ -50,7 +49,9 @@ export interface S3StorageOptions {
    */
   queueSize?: number
   /**
-   * A local directory for checkpoints being written before upload, and for downloads being restored.
+   * A local directory under which `statekit-s3-staging/<pid>/` holds checkpoints being
+   * written before upload and downloads being restored; a dead process's is removed by
+   * the next start.
    * @default the system's temp directory
    */
   stagingDir?: string
@@ -160,8 +161,8 @@ class S3Storage implements CheckpointStorage {
     }
     this.#endpoint = o.endpoint ?? process.env.AWS_ENDPOINT_URL ?? ''
     this.location = `s3://${this.#bucket}/${this.#prefix}`
-    const hash = createHash('sha256').update(`${this.#endpoint}\n${this.location}`).digest('hex').slice(0, 16)
-    this.#stagingRoot = path.join(o.stagingDir ?? os.tmpdir(), `statekit-s3-${hash}`)
+    // One directory per process (by pid) under one root: leftovers of dead processes are found by pid.
+    this.#stagingRoot = path.join(o.stagingDir ?? os.tmpdir(), 'statekit-s3-staging')
   }
 
   /** A StateError for an SDK error, naming what was being done. */
