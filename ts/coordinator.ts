@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto'
 import { EventEmitter } from 'node:events'
 import { promises as fsp } from 'node:fs'
-import type { CheckpointInfo } from './checkpoint.js'
+import { verifyCheckpoint, type CheckpointInfo } from './checkpoint.js'
 import { describe, invalidArg, StateError } from './errors.js'
 import { isLive, LeaseKeeper, leaseHeld, leaseOptions, readLease, type Lease, type LeaseOptions, type LeaseState } from './lease.js'
 import { loadManifest, manifestLocation, retentionPlan, storeManifest, type Manifest, type ManifestEntry } from './manifest.js'
@@ -284,6 +284,11 @@ export class CheckpointCoordinator extends EventEmitter<CoordinatorEvents> {
       const sinceFull = this.#sinceFull
       this.#sinceFull = Infinity
       try {
+        // A file that leaves this machine is checked in full first: every block's checksum and the file's.
+        if (this.#storage.localDir === undefined) {
+          const v = await verifyCheckpoint(target)
+          if (!v.ok) throw new StateError('ERR_STATEKIT_CORRUPT', `the checkpoint written for ${this.#storage.location}${name} does not verify, so it was not uploaded: ${v.error}`)
+        }
         await this.#storage.storeCheckpoint(name, target)
         stored = true
       } finally {
