@@ -18,7 +18,7 @@ import { chainIds, loadManifest, manifestLocation, storeManifest } from './manif
 import { checkpointLocation } from './recovery.js'
 import { directoryStorage } from './storage/local.js'
 import { normalizePrefix, s3Storage, validBucket } from './storage/s3.js'
-import { isCheckpointName, type CheckpointStorage } from './storage/types.js'
+import { isStoredName, type CheckpointStorage } from './storage/types.js'
 
 let endpointOption: () => string | undefined = () => undefined
 
@@ -44,7 +44,7 @@ export function parseStorageUrl(url: string): StorageUrl {
   let object: string | undefined
   const last = rest.replace(/\/+$/, '').split('/').pop() ?? ''
   if (last.endsWith('.skc')) {
-    if (!isCheckpointName(last)) throw invalidArg(`${url}: ${last} is not a checkpoint name (checkpoint-….skc)`)
+    if (!isStoredName(last)) throw invalidArg(`${url}: ${last} is not a checkpoint name`)
     object = last
     rest = rest.replace(/\/+$/, '').slice(0, -last.length)
   }

@@ -5,7 +5,7 @@ import { Readable } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
 import type { S3Client, S3ClientConfig } from '@aws-sdk/client-s3'
 import { describe, invalidArg, StateError } from '../errors.js'
-import { isCheckpointName, type CheckpointStorage, type DocumentName, type FetchedCheckpoints, type StoredCheckpoint, type StoredDocument } from './types.js'
+import { isCheckpointName, isStoredName, type CheckpointStorage, type DocumentName, type FetchedCheckpoints, type StoredCheckpoint, type StoredDocument } from './types.js'
 
 /** Options of {@link s3Storage}. */
 export interface S3StorageOptions {
@@ -185,8 +185,8 @@ class S3Storage implements CheckpointStorage {
   }
 
   #checkName(name: string): string {
-    if (typeof name !== 'string' || !(isCheckpointName(name) || name === 'manifest.json' || name === 'lease.json')) {
-      throw invalidArg(`${typeof name === 'string' ? JSON.stringify(name) : describe(name)} is not a checkpoint name (checkpoint-….skc)`)
+    if (typeof name !== 'string' || !(isStoredName(name) || name === 'manifest.json' || name === 'lease.json')) {
+      throw invalidArg(`${typeof name === 'string' ? JSON.stringify(name) : describe(name)} is not a checkpoint name (letters, digits, '_', '.', '-', ending in .skc)`)
     }
     return name
   }
@@ -280,7 +280,7 @@ class S3Storage implements CheckpointStorage {
         const res = await this.#client.send(new this.#sdk.ListObjectsV2Command({ Bucket: this.#bucket, Prefix: this.#prefix, Delimiter: '/', ContinuationToken: token }))
         for (const o of res.Contents ?? []) {
           const name = (o.Key ?? '').slice(this.#prefix.length)
-          if (isCheckpointName(name)) out.push({ name, bytes: o.Size ?? 0, modifiedAt: o.LastModified?.getTime() ?? 0 })
+          if (isStoredName(name)) out.push({ name, bytes: o.Size ?? 0, modifiedAt: o.LastModified?.getTime() ?? 0 })
         }
         token = res.IsTruncated ? res.NextContinuationToken : undefined
       } while (token)
@@ -325,7 +325,7 @@ class S3Storage implements CheckpointStorage {
     const removed: string[] = []
     // Checkpoints uploaded but never listed (the writer died before its manifest write).
     for (const c of await this.listCheckpoints()) {
-      if (listed.has(c.name)) continue
+      if (listed.has(c.name) || !isCheckpointName(c.name)) continue
       await this.deleteCheckpoint(c.name)
       removed.push(c.name)
     }

@@ -77,7 +77,12 @@ export interface CheckpointStorage {
   removeLeftovers(listed: ReadonlySet<string>): Promise<string[]>
 }
 
-/** @internal Whether a name is one a checkpoint may have. */
+/** @internal Whether a name is one the coordinator gives its checkpoints (what leftover cleanup may delete). */
 export function isCheckpointName(name: string): boolean {
   return /^checkpoint-[0-9A-Za-z_.-]+\.skc$/.test(name)
+}
+
+/** @internal Whether a name may be stored as a checkpoint object: a plain `*.skc` file name. */
+export function isStoredName(name: string): boolean {
+  return /^[0-9A-Za-z_][0-9A-Za-z_.-]{0,200}\.skc$/.test(name)
 }
