@@ -399,6 +399,8 @@ export class CheckpointCoordinator extends EventEmitter<CoordinatorEvents> {
       if (this.#keeper.owner !== opts.owner) throw invalidArg(`this coordinator already holds the lease as ${JSON.stringify(this.#keeper.owner)}`)
       return this.#handle(this.#keeper)
     }
+    // A lease that ran out unnoticed is declared lost before a new one is taken.
+    this.#keeper?.markLost('it expired before it was renewed')
     const keeper = new LeaseKeeper(this.#storage, opts, {
       renewed: (state) => this.emit('lease-renewed', state),
       lost: (state, reason) => this.emit('lease-lost', state, reason),
