@@ -307,7 +307,13 @@ export class CheckpointCoordinator extends EventEmitter<CoordinatorEvents> {
       return info
     } catch (e) {
       // A checkpoint written or uploaded but not listed is removed: it changes nothing.
-      if (name !== undefined && (stored || this.#storage.localDir !== undefined)) await this.#storage.deleteCheckpoint(name).catch(() => {})
+      // (A manifest write whose answer was lost may have listed it: then it stays; and
+      // if the manifest cannot be read now, the next start removes it if unlisted.)
+      if (name !== undefined && (stored || this.#storage.localDir !== undefined)) {
+        const file = name
+        const listed = await loadManifest(this.#storage).then((m) => m.etag !== null && m.manifest.checkpoints.some((c) => c.file === file), () => true)
+        if (!listed) await this.#storage.deleteCheckpoint(file).catch(() => {})
+      }
       const err = e instanceof StateError ? e : new StateError('ERR_STATEKIT_IO', String((e as Error)?.message ?? e), { cause: e })
       this.#stats.checkpointFailures++
       if (this.listenerCount('error') > 0) this.emit('error', err)
