@@ -7,6 +7,8 @@
 //   npm run demo              memory tier (the default)
 //   npm run demo -- sled      sled tier
 //   npm run demo -- memory
+//   npm run demo -- process-state [options]   seed 000's process state manager with
+//                                             the control server (examples/process-state.mjs)
 //
 // Run it twice: the second run says which checkpoint it restored and resumes there.
 // State lives in ./demo-state/ (remove it to start fresh).
@@ -16,8 +18,12 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import { CheckpointCoordinator, MemoryBackend, SledBackend } from '../dist/index.js'
 
 const tier = process.argv[2] ?? 'memory'
+if (tier === 'process-state') {
+  const { main } = await import('./process-state.mjs')
+  process.exit(await main(process.argv.slice(3)))
+}
 if (tier !== 'memory' && tier !== 'sled') {
-  console.error(`usage: npm run demo -- [memory|sled]  (got '${tier}')`)
+  console.error(`usage: npm run demo -- [memory|sled|process-state]  (got '${tier}')`)
   process.exit(64)
 }
 const root = path.resolve('demo-state', tier)

@@ -50,7 +50,14 @@ export declare class Cursor {
   restKeys(): unknown[]
 }
 
-/** A store of either tier. Keys and values are bytes; the TypeScript layer converts. */
+/**
+ * A store of either tier. Keys and values are bytes; the TypeScript layer converts.
+ *
+ * Every method takes `&self`: napi-rs keeps a method's borrow of `this` until the
+ * Promise it returns settles, so a `&mut self` method would make every call made
+ * during a checkpoint, a restore or a close fail with a borrow error. The state lives
+ * in cells instead; the object is only ever used on its JavaScript thread.
+ */
 export declare class NativeStore {
   /**
    * A new empty memory-tier store whose entries expire after `default_ttl_ms`

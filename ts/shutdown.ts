@@ -4,6 +4,11 @@ import type { CheckpointCoordinator } from './coordinator.js'
 export interface SignalOptions {
   /** The signals to handle (default SIGTERM and SIGINT). */
   signals?: NodeJS.Signals[]
+  /**
+   * Close these first, before the final checkpoint: control servers (from
+   * `statekit/control`), which stop accepting and finish the requests in flight.
+   */
+  servers?: Array<{ close(): Promise<void> }>
   /** Also close these (backends) after the final checkpoint. */
   close?: Array<{ close(): Promise<void> }>
   /** Exit the process afterwards (default true): code 0, or 1 if the final checkpoint failed. */
@@ -13,13 +18,14 @@ export interface SignalOptions {
 }
 
 /**
- * Graceful shutdown: on SIGTERM or SIGINT, stop the coordinator, take a final
+ * Graceful shutdown: on SIGTERM or SIGINT, close the control servers (they stop
+ * accepting and finish what is in flight), stop the coordinator, take a final
  * checkpoint, close the backends, and exit. A second signal while this runs exits at
  * once. Returns a function that removes the handlers.
  *
  * @example
  * ```ts
- * checkpointOnSignals(coordinator, { close: [store] })
+ * checkpointOnSignals(coordinator, { servers: [control], close: [store] })
  * ```
  */
 export function checkpointOnSignals(coordinator: CheckpointCoordinator, opts: SignalOptions = {}): () => void {
@@ -29,8 +35,8 @@ export function checkpointOnSignals(coordinator: CheckpointCoordinator, opts: Si
     if (running) process.exit(1)
     running = true
     let code = 0
-    coordinator
-      .shutdown()
+    Promise.all((opts.servers ?? []).map((s) => s.close().catch((e: unknown) => opts.onError?.(e))))
+      .then(() => coordinator.shutdown())
       .catch((e: unknown) => {
         code = 1
         opts.onError?.(e)

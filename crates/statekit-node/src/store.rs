@@ -1,6 +1,7 @@
 //! `NativeStore`: a store of either tier as one JavaScript class. Argument conversion
 //! only; every operation is one call on the engine's `Store`.
 
+use std::cell::RefCell;
 use std::time::Duration;
 
 use napi::bindgen_prelude::{Array, AsyncTask, BufferSlice, Env};
@@ -15,12 +16,17 @@ use crate::tasks::{job, Job, Work};
 
 /// A store of either tier. Keys and values are bytes; the TypeScript layer converts.
 #[napi]
+///
+/// Every method takes `&self`: napi-rs keeps a method's borrow of `this` until the
+/// Promise it returns settles, so a `&mut self` method would make every call made
+/// during a checkpoint, a restore or a close fail with a borrow error. The state lives
+/// in cells instead; the object is only ever used on its JavaScript thread.
 pub struct NativeStore {
-    store: Option<Store>,
+    store: RefCell<Option<Store>>,
     /// The store's handle on the fast path (see `fast_path`).
     handle: u32,
     /// Cleanup tasks started on this store, pointed at the new data after a restore.
-    cleanup: Vec<CleanupTask>,
+    cleanup: RefCell<Vec<CleanupTask>>,
 }
 
 /// A running cleanup task; `stop()` ends it.
@@ -56,13 +62,22 @@ impl NativeStore {
     fn new(store: Store) -> Self {
         NativeStore {
             handle: crate::fast_path::register(&store),
-            store: Some(store),
-            cleanup: Vec::new(),
+            store: RefCell::new(Some(store)),
+            cleanup: RefCell::new(Vec::new()),
         }
     }
 
-    fn store(&self) -> Result<&Store> {
-        self.store.as_ref().ok_or_else(closed)
+    /// Another handle on the store, or `ERR_STATEKIT_CLOSED`.
+    fn store(&self) -> Result<Store> {
+        self.store.borrow().clone().ok_or_else(closed)
+    }
+}
+
+/// A store that JavaScript dropped without closing is released when it is collected:
+/// its fast-path registration is the last strong handle the addon keeps.
+impl Drop for NativeStore {
+    fn drop(&mut self) {
+        crate::fast_path::update(self.handle, None);
     }
 }
 
@@ -250,7 +265,7 @@ impl NativeStore {
 
     /// Sweeps expired entries every `interval_ms` (at least 1) on a background thread.
     #[napi(catch_unwind)]
-    pub fn start_cleanup_task(&mut self, interval_ms: f64) -> Result<CleanupHandle> {
+    pub fn start_cleanup_task(&self, interval_ms: f64) -> Result<CleanupHandle> {
         if !interval_ms.is_finite() || interval_ms < 1.0 {
             return Err(invalid(format!(
                 "cleanup interval must be a finite number of milliseconds >= 1, got {interval_ms}"
@@ -258,8 +273,9 @@ impl NativeStore {
         }
         let interval = Duration::from_millis(interval_ms as u64);
         let task = self.store()?.start_cleanup(interval).map_err(to_js)?;
-        self.cleanup.retain(|t| !t.is_stopped());
-        self.cleanup.push(task.clone());
+        let mut tasks = self.cleanup.borrow_mut();
+        tasks.retain(|t| !t.is_stopped());
+        tasks.push(task.clone());
         Ok(CleanupHandle { task })
     }
 
@@ -272,13 +288,13 @@ impl NativeStore {
     /// Writes every earlier write to disk, on a worker thread (sled tier).
     #[napi(catch_unwind, ts_return_type = "Promise<number>")]
     pub fn flush(&self) -> Result<AsyncTask<Job<StoreWork>>> {
-        Ok(job(StoreWork::Flush(self.store()?.clone())))
+        Ok(job(StoreWork::Flush(self.store()?)))
     }
 
     /// Bytes on disk, measured on a worker thread (sled tier).
     #[napi(catch_unwind, ts_return_type = "Promise<number>")]
     pub fn size_on_disk(&self) -> Result<AsyncTask<Job<StoreWork>>> {
-        Ok(job(StoreWork::Size(self.store()?.clone())))
+        Ok(job(StoreWork::Size(self.store()?)))
     }
 
     /// Takes a checkpoint's cut now and writes it to `path` on a worker thread.
@@ -298,29 +314,29 @@ impl NativeStore {
     #[napi(catch_unwind, ts_return_type = "Promise<Restored>")]
     pub fn restore(&self, path: String) -> Result<AsyncTask<Job<RestoreWork>>> {
         Ok(job(RestoreWork {
-            store: self.store()?.clone(),
+            store: self.store()?,
             path: path.into(),
         }))
     }
 
     /// Switches in the state a restore built, keeping the counters.
     #[napi(catch_unwind)]
-    pub fn adopt(&mut self, restored: &mut Restored) -> Result<()> {
+    pub fn adopt(&self, restored: &mut Restored) -> Result<()> {
         let next = self.store()?.adopt(&mut restored.0);
-        for task in &self.cleanup {
+        for task in self.cleanup.borrow().iter() {
             next.retarget(task);
         }
         crate::fast_path::update(self.handle, Some(&next));
-        self.store = Some(next);
+        *self.store.borrow_mut() = Some(next);
         Ok(())
     }
 
     /// Releases the store; every later call fails with `ERR_STATEKIT_CLOSED`. A sled
     /// store is flushed and its directory unlocked by the time the Promise resolves.
     #[napi(ts_return_type = "Promise<void>")]
-    pub fn close(&mut self) -> AsyncTask<Job<CloseWork>> {
+    pub fn close(&self) -> AsyncTask<Job<CloseWork>> {
         crate::fast_path::update(self.handle, None);
-        job(CloseWork(self.store.take()))
+        job(CloseWork(self.store.borrow_mut().take()))
     }
 
     /// The store's handle for the fast-path functions.
@@ -332,6 +348,6 @@ impl NativeStore {
     /// Whether `close()` was called.
     #[napi(getter)]
     pub fn closed(&self) -> bool {
-        self.store.is_none()
+        self.store.borrow().is_none()
     }
 }

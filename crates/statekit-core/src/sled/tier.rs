@@ -526,28 +526,3 @@ impl crate::cleanup::Sweep for SledTier {
         self.cleanup_expired().unwrap_or(0)
     }
 }
-
-impl SledTier {
-    /// Releases a handle on the tier: flushes, then drops it once no other handle (a
-    /// cleanup sweep, a flush, a cursor page) holds it, which closes sled and releases
-    /// the directory lock. After `wait`, the last holder closes it when it finishes.
-    pub fn close(tier: Arc<SledTier>, wait: std::time::Duration) -> Result<()> {
-        let flushed = tier.flush();
-        let deadline = std::time::Instant::now() + wait;
-        let mut tier = tier;
-        loop {
-            match Arc::try_unwrap(tier) {
-                Ok(owned) => {
-                    drop(owned);
-                    break;
-                }
-                Err(shared) if std::time::Instant::now() < deadline => {
-                    tier = shared;
-                    std::thread::sleep(std::time::Duration::from_millis(1));
-                }
-                Err(_) => break,
-            }
-        }
-        flushed.map(|_| ())
-    }
-}

@@ -219,13 +219,38 @@ impl Store {
         }
     }
 
-    /// Releases this handle. A sled store is flushed, then closed (its directory lock
-    /// released) once no other handle or worker holds it, waiting up to `wait`.
-    /// Blocks: run it on a worker thread.
+    /// Releases this handle once every operation still running on the store (a
+    /// checkpoint being written, a restore being built, a flush) has finished, waiting
+    /// up to `wait`; after that the last of them releases it. A sled store is flushed
+    /// first and closed (its directory lock released) with its last handle. Blocks:
+    /// run it on a worker thread.
     pub fn close(self, wait: Duration) -> Result<()> {
         match self {
-            Store::Memory(_) => Ok(()),
-            Store::Sled(t) => SledTier::close(t, wait),
+            Store::Memory(t) => {
+                drop_when_unique(t, wait);
+                Ok(())
+            }
+            Store::Sled(t) => {
+                let flushed = t.flush();
+                drop_when_unique(t, wait);
+                flushed.map(|_| ())
+            }
+        }
+    }
+}
+
+/// Drops `arc` once it is the last strong handle, polling for up to `wait`; past that
+/// it is dropped as it is, and the last other holder frees the value.
+fn drop_when_unique<T>(mut arc: Arc<T>, wait: Duration) {
+    let deadline = std::time::Instant::now() + wait;
+    loop {
+        match Arc::try_unwrap(arc) {
+            Ok(owned) => return drop(owned),
+            Err(shared) if std::time::Instant::now() < deadline => {
+                arc = shared;
+                std::thread::sleep(Duration::from_millis(1));
+            }
+            Err(_) => return,
         }
     }
 }
