@@ -59,13 +59,13 @@ test('retention by age drops checkpoints older than maxAge from S3', async (t) =
   const bucket = await moto.bucket(t)
   const b = new MemoryBackend()
   t.teardown(() => b.close())
-  // maxAge 2.5 s: wide enough for a loaded machine between the first two checkpoints.
-  const c = new CheckpointCoordinator(b, { storage: s3Storage(moto.options(bucket, 'aged')), interval: 60_000, maxAge: 2500 })
+  // maxAge 5 s: wide enough for a loaded machine between the first two checkpoints.
+  const c = new CheckpointCoordinator(b, { storage: s3Storage(moto.options(bucket, 'aged')), interval: 60_000, maxAge: 5000 })
   const first = await c.createCheckpoint({ n: 1 })
   await b.put('a', '1')
   const second = await c.createCheckpoint({ n: 2 })
   t.deepEqual((await manifestOf(bucket, 'aged/')).checkpoints.map((e) => e.id), [first.id, second.id])
-  await sleep(2700)
+  await sleep(5200)
   const third = await c.createCheckpoint({ n: 3 })
   const m = await manifestOf(bucket, 'aged/')
   t.deepEqual(m.checkpoints.map((e) => e.id), [third.id], 'both older than maxAge are gone')
