@@ -504,11 +504,11 @@ test('without a coordinator: checkpoint endpoints answer 501, release-lease 409'
   t.is((await call(`${url}/config`)).body.coordinator, null)
 })
 
-test('POST /release-lease is 409 when the coordinator has no lease support; /readyz ignores leases then', async (t) => {
+test('POST /release-lease is 409 when the coordinator never took a lease; /readyz ignores leases then', async (t) => {
   const { url } = await start(t)
   const r = await call(`${url}/release-lease`, { method: 'POST' })
   t.is(r.status, 409)
-  t.deepEqual(r.body, { error: { code: 'ERR_CONTROL_NO_LEASE', message: 'this coordinator has no lease support' } })
+  t.deepEqual(r.body, { error: { code: 'ERR_CONTROL_NO_LEASE', message: 'no lease is held' } })
   t.is((await call(`${url}/readyz`, { headers: {} })).status, 200)
   t.is((await call(`${url}/`)).body.lease, null)
 })
@@ -538,6 +538,27 @@ test('with a coordinator that has the lease contract: status shows it, release-l
   const again = await call(`${url}/release-lease`, { method: 'POST' })
   t.is(again.status, 409)
   t.deepEqual(again.body.error, { code: 'ERR_CONTROL_NO_LEASE', message: 'no lease is held' })
+})
+
+test('with a real lease (issue 14): status shows it, release-lease gives it up and another owner can take it, readyz follows', async (t) => {
+  const { url, coordinator, dir } = await start(t)
+  const lease = await coordinator.acquireLease({ owner: 'instance-a', ttl: 60_000 })
+  t.is((await call(`${url}/readyz`, { headers: {} })).status, 200)
+  const s = (await call(`${url}/`)).body
+  t.deepEqual(s.lease, { owner: 'instance-a', expiresAt: lease.expiresAt, held: true })
+  const other = new CheckpointCoordinator(new MemoryBackend(), { dir, interval: 60_000 })
+  await t.throwsAsync(other.acquireLease({ owner: 'instance-b', ttl: 60_000 }), { code: 'ERR_STATEKIT_LEASE_HELD' })
+  const r = await call(`${url}/release-lease`, { method: 'POST' })
+  t.is(r.status, 200)
+  t.deepEqual(r.body, { released: true, owner: 'instance-a' })
+  t.like((await call(`${url}/`)).body.lease, { owner: 'instance-a', held: false })
+  const ready = await call(`${url}/readyz`, { headers: {} })
+  t.is(ready.status, 503)
+  t.regex(ready.body.error.message, /lease is not held/)
+  t.is((await call(`${url}/release-lease`, { method: 'POST' })).status, 409)
+  const taken = await other.acquireLease({ owner: 'instance-b', ttl: 60_000 })
+  t.is(taken.owner, 'instance-b')
+  await taken.release()
 })
 
 test('a closed backend: /readyz is 503 and / says closed', async (t) => {

@@ -138,8 +138,8 @@ export async function main(argv = process.argv.slice(2)) {
   }
 
   let tick = 0
-  // Checkpoints every 2 s, kept for CHECKPOINT_MAX_AGE_MS: `maxAge` where the
-  // coordinator supports it; `maxCheckpoints` keeps the same window by count.
+  // Checkpoints every 2 s, kept for CHECKPOINT_MAX_AGE_MS (`maxAge`);
+  // `maxCheckpoints` bounds the same window by count.
   const coordinator = new CheckpointCoordinator(backend, {
     dir: checkpointDir,
     interval: CHECKPOINT_INTERVAL_MS,

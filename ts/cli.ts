@@ -16,7 +16,8 @@ import { Command, CommanderError, Option } from 'commander'
 import cliProgress from 'cli-progress'
 import { readCheckpointInfo, verifyCheckpoint, type CheckpointFileInfo } from './checkpoint.js'
 import { StateError } from './errors.js'
-import { MANIFEST, readManifest, retain } from './manifest.js'
+import { MANIFEST, retain } from './manifest.js'
+import { isStorageUrl, listUrl, localFile, localSource, registerStorageCommands, storageFor, verifyUrl } from './cli-s3.js'
 import { MemoryBackend } from './memory-backend.js'
 import { addon } from './native.js'
 import { SledBackend } from './sled-backend.js'
@@ -41,6 +42,7 @@ function exitCodeOf(e: unknown): number {
     case 'ERR_STATEKIT_CORRUPT':
       return EXIT.data
     case 'ERR_STATEKIT_LOCKED':
+    case 'ERR_STATEKIT_LEASE_HELD':
       return EXIT.locked
     case 'ERR_STATEKIT_INVALID_ARG':
       return EXIT.usage
@@ -187,6 +189,7 @@ example(
     .description('list the checkpoints in a directory, newest first')
     .option('--json', 'machine output')
     .action(async (dir: string, o: { json?: boolean }) => {
+      if (isStorageUrl(dir)) return listUrl(dir, o)
       if ((await mustExist(dir)) !== 'dir') throw new CliError(`${dir} is not a directory`, EXIT.usage)
       const rows = await listDir(dir)
       if (o.json) return json(rows.map((r) => (r.info ? { ...r.info, quickCheck: 'ok' } : { path: r.file, quickCheck: 'damaged', error: r.error })))
@@ -212,6 +215,7 @@ example(
     .addOption(new Option('--encoding <enc>', 'how keys are printed').choices(ENCODINGS).default('utf8'))
     .option('--json', 'machine output')
     .action(async (file: string, o: { keys?: boolean; prefix?: string; limit?: number; encoding: Encoding; json?: boolean }) => {
+      file = await localFile(file)
       await mustExist(file)
       const info = await readCheckpointInfo(file)
       const blocks = addon.checkpointBlocks(file)
@@ -249,6 +253,7 @@ example(
     .option('--quick', 'check only the header, the footer and the sizes')
     .option('--json', 'machine output')
     .action(async (target: string, o: { quick?: boolean; json?: boolean }) => {
+      if (isStorageUrl(target)) return verifyUrl(target, o)
       const kind = await mustExist(target)
       const files = kind === 'dir' ? (await listDir(target)).map((r) => r.file) : [target]
       const results: Array<{ path: string; ok: boolean; error?: string }> = []
@@ -283,6 +288,7 @@ example(
     .option('--force', 'replace what a non-empty directory holds')
     .option('--json', 'machine output')
     .action(async (source: string, o: { into: string; dryRun?: boolean; force?: boolean; json?: boolean }) => {
+      source = await localSource(source)
       const file = (await mustExist(source)) === 'dir' ? await newestValid(source) : source
       const info = await readCheckpointInfo(file)
       const target = o.into
@@ -333,6 +339,7 @@ example(
     .addOption(new Option('--format <format>', 'output format').choices(['jsonl']).default('jsonl'))
     .addOption(new Option('--encoding <enc>', 'how keys and values are written (utf8 needs valid UTF-8)').choices(ENCODINGS).default('utf8'))
     .action(async (file: string, o: { encoding: Encoding }) => {
+      file = await localFile(file)
       await mustExist(file)
       const header: ExportHeader = { statekit: 'export', version: 1, encoding: o.encoding }
       await write(JSON.stringify(header) + '\n')
@@ -473,8 +480,8 @@ example(
     .addOption(new Option('--keep <n>', 'how many to keep').argParser(positiveInt).makeOptionMandatory())
     .option('--json', 'machine output')
     .action(async (dir: string, o: { keep: number; json?: boolean }) => {
-      if ((await mustExist(dir)) !== 'dir') throw new CliError(`${dir} is not a directory`, EXIT.usage)
-      const dropped = await retain(dir, await readManifest(dir), o.keep)
+      if (!isStorageUrl(dir) && (await mustExist(dir)) !== 'dir') throw new CliError(`${dir} is not a directory`, EXIT.usage)
+      const dropped = await retain(storageFor(dir), undefined, o.keep)
       if (o.json) return json({ deleted: dropped.map((d) => d.file) })
       for (const d of dropped) out(`deleted ${d.file}`)
     }),
@@ -501,6 +508,8 @@ example(
     }),
   'statekit snapshot /var/lib/app/state --out state.skc',
 )
+
+registerStorageCommands(program, example)
 
 function positiveInt(v: string): number {
   const n = Number(v)

@@ -336,8 +336,9 @@ export class ControlApi {
     }
     const before = this.#lease()
     const released = await c.releaseLease()
-    this.#leaseSeen = true
     if (!released) throw new HttpError(409, 'ERR_CONTROL_NO_LEASE', 'no lease is held')
+    // Only a lease actually given up makes readiness follow leases (a coordinator that never took one stays ready).
+    this.#leaseSeen = true
     return { status: 200, json: { released: true, owner: before?.owner ?? null } }
   }
 

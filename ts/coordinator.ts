@@ -1,25 +1,47 @@
+import { randomBytes } from 'node:crypto'
 import { EventEmitter } from 'node:events'
 import { promises as fsp } from 'node:fs'
-import path from 'node:path'
-import type { CheckpointInfo } from './checkpoint.js'
+import { verifyCheckpoint, type CheckpointInfo } from './checkpoint.js'
 import { describe, invalidArg, StateError } from './errors.js'
-import { MANIFEST, readManifest, retain, writeManifest, type ManifestEntry } from './manifest.js'
+import { isLive, LeaseKeeper, leaseHeld, leaseOptions, readLease, type Lease, type LeaseOptions, type LeaseState } from './lease.js'
+import { loadManifest, manifestLocation, retentionPlan, storeManifest, type Manifest, type ManifestEntry } from './manifest.js'
 import { restoreLatestIn, type RestoreReport } from './recovery.js'
+import { directoryStorage } from './storage/local.js'
+import type { CheckpointStorage } from './storage/types.js'
 import type { StateBackend } from './types.js'
 
 /** Options of {@link CheckpointCoordinator}. */
 export interface CoordinatorOptions {
-  /** The checkpoint directory; created if missing. */
-  dir: string
+  /** The checkpoint directory; created if missing. Shorthand for `storage: directoryStorage(dir)`; give `dir` or `storage`. */
+  dir?: string
+  /** Where checkpoints go: {@link directoryStorage}, or `s3Storage()` from `statekit/s3`. Give `dir` or `storage`. */
+  storage?: CheckpointStorage
   /** Milliseconds between periodic checkpoints once `start()` is called. */
   interval: number
-  /** How many checkpoints to keep (default 10); older ones are deleted unless a kept incremental checkpoint needs them. */
+  /**
+   * How many checkpoints to keep; older ones are deleted unless a kept incremental checkpoint needs them.
+   * @default 10
+   */
   maxCheckpoints?: number
-  /** zstd-compress checkpoints (default true); false writes them uncompressed. */
+  /**
+   * Delete checkpoints older than this many ms (the newest is always kept, and so is every checkpoint a kept incremental one needs).
+   * @default no age limit
+   */
+  maxAge?: number
+  /**
+   * zstd-compress checkpoints; false writes them uncompressed.
+   * @default true
+   */
   compress?: boolean
-  /** The least time between two checkpoints, in ms (default 0); `createCheckpoint` honours it unless forced. */
+  /**
+   * The least time between two checkpoints, in ms; `createCheckpoint` honours it unless forced.
+   * @default 0
+   */
   minInterval?: number
-  /** Take a full checkpoint every `fullEvery` checkpoints, incremental ones between (default 1: always full). */
+  /**
+   * Take a full checkpoint every `fullEvery` checkpoints, incremental ones between (1: always full).
+   * @default 1
+   */
   fullEvery?: number
   /** Called for every checkpoint; its result (such as source offsets) is stored in it. */
   metadata?: () => Record<string, unknown> | Promise<Record<string, unknown>>
@@ -41,6 +63,8 @@ export interface CoordinatorStats {
   lastCheckpointBytes: number | null
   restores: number
   lastRestoreDurationMs: number | null
+  /** The lease this coordinator holds or held, or `null` if it never took one. */
+  lease: LeaseState | null
 }
 
 /** The events of a coordinator. */
@@ -48,6 +72,14 @@ export interface CoordinatorEvents {
   checkpoint: [info: CheckpointInfo]
   restore: [report: RestoreReport]
   error: [error: StateError]
+  /** A lease was taken (and the manifest marked with its fencing token). */
+  'lease-acquired': [lease: LeaseState]
+  /** The lease was extended by a background renewal. */
+  'lease-renewed': [lease: LeaseState]
+  /** The lease was lost (it expired before a renewal, or another owner took it over): manifest writes are fenced. */
+  'lease-lost': [lease: LeaseState, reason: string]
+  /** The lease was given up by `releaseLease()`, `Lease.release()` or `shutdown()`. */
+  'lease-released': [lease: LeaseState]
 }
 
 function positive(name: string, v: unknown, integer: boolean, min: number): number {
@@ -58,15 +90,20 @@ function positive(name: string, v: unknown, integer: boolean, min: number): numb
 }
 
 /**
- * Takes checkpoints of a backend into a directory: periodically, on demand, and a
- * final one at shutdown; keeps the newest `maxCheckpoints` (never breaking an
- * incremental chain); restores the newest that verifies. A manifest in the directory
- * is the commit point: a checkpoint counts once the manifest lists it, and files a
- * crash left behind are removed at start.
+ * Takes checkpoints of a backend into a directory or object storage: periodically, on
+ * demand, and a final one at shutdown; keeps the newest `maxCheckpoints` (and none
+ * older than `maxAge`), never breaking an incremental chain; restores the newest that
+ * verifies. A manifest beside the checkpoints is the commit point: a checkpoint counts
+ * once the manifest lists it, and what a crash left behind is removed at start. Every
+ * manifest write is conditional on the manifest being unchanged since it was read.
  *
- * Failures (a full disk, a removed or read-only directory) never throw from the
- * timer: they are counted, emitted as `'error'` (if anyone listens), and the next
- * interval tries again. Timers never keep the process alive.
+ * One coordinator at a time may own a checkpoint set through {@link acquireLease}:
+ * once its lease is lost (it expired, or another owner took it over) its manifest
+ * writes fail with `ERR_STATEKIT_FENCED` and change nothing.
+ *
+ * Failures (a full disk, a removed or read-only directory, an unreachable bucket) never
+ * throw from the timer: they are counted, emitted as `'error'` (if anyone listens), and
+ * the next interval tries again. Timers never keep the process alive.
  *
  * @example
  * ```ts
@@ -81,9 +118,10 @@ function positive(name: string, v: unknown, integer: boolean, min: number): numb
  */
 export class CheckpointCoordinator extends EventEmitter<CoordinatorEvents> {
   readonly #backend: StateBackend
-  readonly #dir: string
+  readonly #storage: CheckpointStorage
   readonly #interval: number
   readonly #max: number
+  readonly #maxAge: number | undefined
   readonly #compress: boolean
   readonly #minInterval: number
   readonly #fullEvery: number
@@ -94,7 +132,11 @@ export class CheckpointCoordinator extends EventEmitter<CoordinatorEvents> {
   #sinceFull = Infinity
   #seq = 0
   #stopped = false
-  readonly #stats: CoordinatorStats = {
+  /** The lease held (or lost: then writes are fenced until it is released). */
+  #keeper: LeaseKeeper | undefined
+  /** The last lease state, once the keeper is gone. */
+  #lastLease: LeaseState | undefined
+  readonly #stats: Omit<CoordinatorStats, 'lease'> = {
     checkpointsCreated: 0,
     checkpointFailures: 0,
     lastCheckpointDurationMs: null,
@@ -114,11 +156,21 @@ export class CheckpointCoordinator extends EventEmitter<CoordinatorEvents> {
       throw invalidArg(`backend must be a statekit backend, got ${describe(backend)}`)
     }
     if (options === null || typeof options !== 'object') throw invalidArg(`options must be an object, got ${describe(options)}`)
-    if (typeof options.dir !== 'string' || options.dir.length === 0) throw invalidArg(`dir must be a non-empty string, got ${describe(options.dir)}`)
+    if (options.storage !== undefined && options.dir !== undefined) throw invalidArg('give dir or storage, not both')
+    if (options.storage !== undefined) {
+      const st = options.storage as Partial<CheckpointStorage> | null
+      if (st === null || typeof st !== 'object' || typeof st.readDocument !== 'function' || typeof st.storeCheckpoint !== 'function') {
+        throw invalidArg(`storage must be a checkpoint storage (directoryStorage() or s3Storage()), got ${describe(options.storage)}`)
+      }
+      this.#storage = options.storage
+    } else {
+      if (typeof options.dir !== 'string' || options.dir.length === 0) throw invalidArg(`dir must be a non-empty string, got ${describe(options.dir)}`)
+      this.#storage = directoryStorage(options.dir)
+    }
     this.#backend = backend
-    this.#dir = path.resolve(options.dir)
     this.#interval = positive('interval', options.interval, false, 1)
     this.#max = positive('maxCheckpoints', options.maxCheckpoints ?? 10, true, 1)
+    this.#maxAge = options.maxAge === undefined ? undefined : positive('maxAge', options.maxAge, false, 1)
     if (options.compress !== undefined && typeof options.compress !== 'boolean') throw invalidArg(`compress must be a boolean, got ${describe(options.compress)}`)
     this.#compress = options.compress ?? true
     this.#minInterval = positive('minInterval', options.minInterval ?? 0, false, 0)
@@ -127,29 +179,43 @@ export class CheckpointCoordinator extends EventEmitter<CoordinatorEvents> {
     this.#metadata = options.metadata
   }
 
-  /** The checkpoint directory (absolute). */
+  /** The checkpoint directory (absolute), or the storage's location (`s3://bucket/prefix/`). */
   get dir(): string {
-    return this.#dir
+    return this.#storage.localDir ?? this.#storage.location
   }
 
-  /** Creates the directory and removes what a crash left behind: temp files, and checkpoint files the manifest does not list. */
+  /** Where the checkpoints are. */
+  get storage(): CheckpointStorage {
+    return this.#storage
+  }
+
+  /**
+   * Creates the directory and removes what a crash left behind: temp files, incomplete
+   * uploads, and checkpoints the manifest does not list. Leaves them alone while another
+   * owner holds the lease: they may be its checkpoint in progress.
+   */
   #prepare(): Promise<void> {
     this.#prepared ??= (async () => {
       try {
-        await fsp.mkdir(this.#dir, { recursive: true })
-        const manifest = await readManifest(this.#dir)
-        const listed = new Set(manifest.checkpoints.map((c) => c.file))
-        const hasManifest = await fsp.stat(path.join(this.#dir, MANIFEST)).then(() => true, () => false)
-        for (const name of await fsp.readdir(this.#dir)) {
-          const orphan = hasManifest && /^checkpoint-.*\.skc$/.test(name) && !listed.has(name)
-          if (name.endsWith('.tmp') || orphan) await fsp.rm(path.join(this.#dir, name), { force: true })
-        }
+        if (this.#storage.localDir !== undefined) await fsp.mkdir(this.#storage.localDir, { recursive: true })
+        await this.#removeLeftovers()
       } catch (e) {
         this.#prepared = undefined
-        throw e instanceof StateError ? e : new StateError('ERR_STATEKIT_IO', `cannot prepare ${this.#dir}: ${(e as Error).message}`, { cause: e })
+        throw e instanceof StateError ? e : new StateError('ERR_STATEKIT_IO', `cannot prepare ${this.#storage.location}: ${(e as Error).message}`, { cause: e })
       }
     })()
     return this.#prepared
+  }
+
+  async #removeLeftovers(): Promise<void> {
+    if (!this.#keeper?.valid()) {
+      const lease = await readLease(this.#storage)
+      if (lease && isLive(lease.doc)) return
+    }
+    const { manifest, etag } = await loadManifest(this.#storage)
+    // Without a manifest nothing is known to be an orphan: only temp files go.
+    const listed = etag === null ? new Set((await this.#storage.listCheckpoints()).map((c) => c.name)) : new Set(manifest.checkpoints.map((c) => c.file))
+    await this.#storage.removeLeftovers(listed)
   }
 
   /** Starts periodic checkpoints every `interval` ms. The timer does not keep the process alive. */
@@ -167,6 +233,9 @@ export class CheckpointCoordinator extends EventEmitter<CoordinatorEvents> {
    * Takes a checkpoint now, with `metadata` merged over the `metadata` option's.
    * Resolves `null` without one when `minInterval` has not passed (unless forced).
    * While one runs, another call joins it instead of starting a second.
+   * Rejects with `ERR_STATEKIT_FENCED` (changing nothing) once this coordinator's
+   * lease is lost, and `ERR_STATEKIT_LEASE_HELD` without a lease while another owner
+   * holds one.
    */
   createCheckpoint(metadata?: Record<string, unknown>, opts?: CreateCheckpointOptions): Promise<CheckpointInfo | null> {
     if (this.#inflight) return this.#inflight
@@ -181,29 +250,53 @@ export class CheckpointCoordinator extends EventEmitter<CoordinatorEvents> {
     return run
   }
 
+  /** Marks the lease lost (emitting `'lease-lost'` once) and returns the fencing error. */
+  #lost(keeper: LeaseKeeper, why: string): StateError {
+    keeper.markLost(why)
+    return new StateError('ERR_STATEKIT_FENCED', `${manifestLocation(this.#storage)}: not written: the lease of ${JSON.stringify(keeper.owner)} was lost: ${why}`)
+  }
+
   async #run(extra: Record<string, unknown> | undefined): Promise<CheckpointInfo> {
+    let name: string | undefined
+    let stored = false
     try {
       await this.#prepare()
+      if (this.#keeper && !this.#keeper.valid()) throw this.#lost(this.#keeper, 'it expired before it was renewed')
       const metadata = { ...(this.#metadata ? await this.#metadata() : {}), ...(extra ?? {}) }
       const incremental = this.#sinceFull < this.#fullEvery - 1
-      const file = `checkpoint-${String(Date.now()).padStart(13, '0')}-${++this.#seq}.skc`
-      const target = path.join(this.#dir, file)
+      name = `checkpoint-${String(Date.now()).padStart(13, '0')}-${++this.#seq}-${randomBytes(3).toString('hex')}.skc`
+      const target = await this.#storage.stagingPath(name)
       const compression = this.#compress ? 'zstd' : 'none'
       let info: CheckpointInfo
       try {
-        info = await this.#backend.checkpoint(target, { compression, metadata, incremental })
+        try {
+          info = await this.#backend.checkpoint(target, { compression, metadata, incremental })
+        } catch (e) {
+          // The backend has no base (a restart, a restore elsewhere): take a full one.
+          if (!incremental || (e as StateError).code !== 'ERR_STATEKIT_INVALID_ARG') throw e
+          info = await this.#backend.checkpoint(target, { compression, metadata })
+        }
       } catch (e) {
-        // The backend has no base (a restart, a restore elsewhere): take a full one.
-        if (!incremental || (e as StateError).code !== 'ERR_STATEKIT_INVALID_ARG') throw e
-        info = await this.#backend.checkpoint(target, { compression, metadata })
-      }
-      try {
-        await this.#commit(info, file)
-      } catch (e) {
-        await fsp.rm(target, { force: true }).catch(() => {})
+        if (this.#storage.localDir === undefined) await fsp.rm(target, { force: true }).catch(() => {})
         throw e
       }
-      this.#sinceFull = info.kind === 'full' ? 0 : this.#sinceFull + 1
+      // From here the backend counts it as its latest: if it is not committed, the next one is full.
+      const sinceFull = this.#sinceFull
+      this.#sinceFull = Infinity
+      try {
+        // A file that leaves this machine is checked in full first: every block's checksum and the file's.
+        if (this.#storage.localDir === undefined) {
+          const v = await verifyCheckpoint(target)
+          if (!v.ok) throw new StateError('ERR_STATEKIT_CORRUPT', `the checkpoint written for ${this.#storage.location}${name} does not verify, so it was not uploaded: ${v.error}`)
+        }
+        await this.#storage.storeCheckpoint(name, target)
+        stored = true
+      } finally {
+        // A staging file is removed whether or not it was stored.
+        if (this.#storage.localDir === undefined) await fsp.rm(target, { force: true }).catch(() => {})
+      }
+      await this.#commit(info, name)
+      this.#sinceFull = info.kind === 'full' ? 0 : sinceFull + 1
       Object.assign(this.#stats, {
         checkpointsCreated: this.#stats.checkpointsCreated + 1,
         lastCheckpointDurationMs: info.durationMs,
@@ -213,6 +306,14 @@ export class CheckpointCoordinator extends EventEmitter<CoordinatorEvents> {
       this.emit('checkpoint', info)
       return info
     } catch (e) {
+      // A checkpoint written or uploaded but not listed is removed: it changes nothing.
+      // (A manifest write whose answer was lost may have listed it: then it stays; and
+      // if the manifest cannot be read now, the next start removes it if unlisted.)
+      if (name !== undefined && (stored || this.#storage.localDir !== undefined)) {
+        const file = name
+        const listed = await loadManifest(this.#storage).then((m) => m.etag !== null && m.manifest.checkpoints.some((c) => c.file === file), () => true)
+        if (!listed) await this.#storage.deleteCheckpoint(file).catch(() => {})
+      }
       const err = e instanceof StateError ? e : new StateError('ERR_STATEKIT_IO', String((e as Error)?.message ?? e), { cause: e })
       this.#stats.checkpointFailures++
       if (this.listenerCount('error') > 0) this.emit('error', err)
@@ -220,16 +321,45 @@ export class CheckpointCoordinator extends EventEmitter<CoordinatorEvents> {
     }
   }
 
-  /** Lists the checkpoint in the manifest, then applies retention. */
+  /**
+   * Checks that this writer may write the manifest: with a lease, that it is still held
+   * and the manifest carries its token; without one, that no other owner holds one.
+   */
+  async #checkWriter(manifest: Manifest): Promise<void> {
+    const keeper = this.#keeper
+    if (keeper) {
+      if (!keeper.valid()) throw this.#lost(keeper, 'it expired before it was renewed')
+      if (manifest.writer?.token !== keeper.token) throw this.#lost(keeper, `it was taken over by ${JSON.stringify(manifest.writer?.owner ?? 'another owner')}`)
+    } else if (manifest.writer) {
+      const lease = await readLease(this.#storage)
+      if (lease && isLive(lease.doc)) throw leaseHeld(this.#storage, lease.doc)
+    }
+  }
+
+  /**
+   * Lists the checkpoint in the manifest and applies retention, in one conditional
+   * write; retries when another writer changed the manifest meanwhile (fencing is
+   * checked again on each try). Then deletes what retention dropped.
+   */
   async #commit(info: CheckpointInfo, file: string): Promise<void> {
-    const manifest = await readManifest(this.#dir)
-    const entry: ManifestEntry = { id: info.id, file, kind: info.kind, createdAt: info.createdAt, entries: info.entries, bytes: info.bytes, metadata: info.metadata }
-    if (info.baseId !== undefined) entry.baseId = info.baseId
-    // A directory without a manifest was indexed from its files, this one included.
-    manifest.checkpoints = manifest.checkpoints.filter((c) => c.file !== file)
-    manifest.checkpoints.push(entry)
-    await writeManifest(this.#dir, manifest)
-    await retain(this.#dir, manifest, this.#max)
+    for (let attempt = 0; attempt < 8; attempt++) {
+      const { manifest, etag } = await loadManifest(this.#storage)
+      await this.#checkWriter(manifest)
+      const entry: ManifestEntry = { id: info.id, file, kind: info.kind, createdAt: info.createdAt, entries: info.entries, bytes: info.bytes, metadata: info.metadata }
+      if (info.baseId !== undefined) entry.baseId = info.baseId
+      // A directory without a manifest was indexed from its files, this one included.
+      const all = manifest.checkpoints.filter((c) => c.file !== file)
+      all.push(entry)
+      const { kept, dropped } = retentionPlan(all, this.#maxAge === undefined ? { maxCheckpoints: this.#max } : { maxCheckpoints: this.#max, maxAge: this.#maxAge })
+      const next: Manifest = { format: 1, checkpoints: kept }
+      if (this.#keeper) next.writer = { owner: this.#keeper.owner, token: this.#keeper.token }
+      else if (manifest.writer) next.writer = manifest.writer
+      if ((await storeManifest(this.#storage, next, etag)) === null) continue
+      // Committed; a file that cannot be deleted now is an orphan the next start removes.
+      for (const c of dropped) await this.#storage.deleteCheckpoint(c.file).catch(() => {})
+      return
+    }
+    throw new StateError('ERR_STATEKIT_BUSY', `${manifestLocation(this.#storage)} kept changing under this writer; not written`)
   }
 
   /**
@@ -240,7 +370,7 @@ export class CheckpointCoordinator extends EventEmitter<CoordinatorEvents> {
   async restoreLatest(): Promise<RestoreReport> {
     await this.#prepare()
     const started = performance.now()
-    const report = await restoreLatestIn(this.#backend, this.#dir)
+    const report = await restoreLatestIn(this.#backend, this.#storage)
     if (report.restored) {
       this.#stats.restores++
       this.#stats.lastRestoreDurationMs = performance.now() - started
@@ -253,23 +383,117 @@ export class CheckpointCoordinator extends EventEmitter<CoordinatorEvents> {
   /** The committed checkpoints, newest first. */
   async list(): Promise<ManifestEntry[]> {
     await this.#prepare()
-    return (await readManifest(this.#dir)).checkpoints.reverse()
+    return (await loadManifest(this.#storage)).manifest.checkpoints.reverse()
+  }
+
+  /**
+   * Takes the lease on this checkpoint set for `owner`, for `ttl` ms, renewed in the
+   * background every `ttl / 3` (the timer never keeps the process alive). The lease is a
+   * document beside the checkpoints, created with a conditional create (or a conditional
+   * replace of an expired or released one); the manifest is then marked with the
+   * lease's fencing token, so a former owner's writes are refused. Leftovers of an
+   * interrupted writer are removed. Emits `'lease-acquired'`.
+   *
+   * Rejects with `ERR_STATEKIT_LEASE_HELD`, naming the holder and when its lease ends,
+   * while another owner holds it. The same owner may take its own lease back (after a
+   * restart); its old instance is then fenced. Resolves the held lease at once if this
+   * coordinator already holds it for `owner`.
+   */
+  async acquireLease(options: LeaseOptions): Promise<Lease> {
+    const opts = leaseOptions(options)
+    if (this.#keeper?.valid()) {
+      if (this.#keeper.owner !== opts.owner) throw invalidArg(`this coordinator already holds the lease as ${JSON.stringify(this.#keeper.owner)}`)
+      return this.#handle(this.#keeper)
+    }
+    // A lease that ran out unnoticed is declared lost before a new one is taken.
+    this.#keeper?.markLost('it expired before it was renewed')
+    const keeper = new LeaseKeeper(this.#storage, opts, {
+      renewed: (state) => this.emit('lease-renewed', state),
+      lost: (state, reason) => this.emit('lease-lost', state, reason),
+    })
+    await keeper.acquire()
+    try {
+      await this.#markWriter(keeper)
+    } catch (e) {
+      await keeper.release().catch(() => {})
+      throw e
+    }
+    this.#keeper = keeper
+    this.#lastLease = undefined
+    // The set may have changed since this backend's last checkpoint: the next one is full.
+    this.#sinceFull = Infinity
+    // As the sole writer now, clean up; but not under a checkpoint of ours in flight.
+    if (this.#inflight) await this.#inflight.catch(() => {})
+    this.#prepared = undefined
+    await this.#prepare().catch((e: unknown) => {
+      if (this.listenerCount('error') > 0) this.emit('error', e as StateError)
+    })
+    this.emit('lease-acquired', keeper.state)
+    return this.#handle(keeper)
+  }
+
+  /** Writes the new owner's fencing token into the manifest (retrying on a concurrent change). */
+  async #markWriter(keeper: LeaseKeeper): Promise<void> {
+    for (let attempt = 0; attempt < 8; attempt++) {
+      const { manifest, etag } = await loadManifest(this.#storage)
+      if (!keeper.valid()) throw new StateError('ERR_STATEKIT_LEASE_HELD', `${this.#storage.location}: the lease expired while it was being taken`)
+      if ((await storeManifest(this.#storage, { ...manifest, writer: { owner: keeper.owner, token: keeper.token } }, etag)) !== null) return
+    }
+    throw new StateError('ERR_STATEKIT_BUSY', `${manifestLocation(this.#storage)} kept changing while the lease was taken`)
+  }
+
+  #handle(keeper: LeaseKeeper): Lease {
+    return {
+      owner: keeper.owner,
+      get expiresAt() {
+        return keeper.state.expiresAt
+      },
+      release: async () => {
+        if (this.#keeper === keeper) await this.releaseLease()
+      },
+    }
+  }
+
+  /**
+   * Gives up the lease, so another owner can take it at once, and stops renewing it.
+   * Resolves false when none is held (never taken, already released, or lost). Emits
+   * `'lease-released'`. Without a lease, this coordinator's writes are refused with
+   * `ERR_STATEKIT_LEASE_HELD` while another owner holds one.
+   */
+  async releaseLease(): Promise<boolean> {
+    const keeper = this.#keeper
+    if (!keeper) return false
+    this.#keeper = undefined
+    const held = await keeper.release()
+    this.#lastLease = keeper.state
+    if (held) this.emit('lease-released', keeper.state)
+    return held
+  }
+
+  /** The lease this coordinator holds or held last, or `undefined` if it never took one. */
+  get lease(): LeaseState | undefined {
+    return this.#keeper?.state ?? this.#lastLease
   }
 
   /** The coordinator's counters. */
   stats(): CoordinatorStats {
-    return { ...this.#stats }
+    return { ...this.#stats, lease: this.lease ?? null }
   }
 
   /**
-   * Stops the timer, waits for a checkpoint in flight, and takes a final one (even
-   * within `minInterval`). Resolves with the final checkpoint; rejects if it failed.
+   * Stops the timer, waits for a checkpoint in flight, takes a final one (even within
+   * `minInterval`), and gives up the lease if one is held. Resolves with the final
+   * checkpoint; rejects if it failed (the lease is released all the same).
    */
   async shutdown(): Promise<CheckpointInfo | null> {
     this.#stopped = true
     if (this.#timer) clearInterval(this.#timer)
     this.#timer = undefined
     if (this.#inflight) await this.#inflight.catch(() => {})
-    return this.createCheckpoint(undefined, { force: true })
+    try {
+      return await this.createCheckpoint(undefined, { force: true })
+    } finally {
+      if (this.#keeper) await this.releaseLease().catch(() => false)
+    }
   }
 }

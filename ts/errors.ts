@@ -9,6 +9,10 @@
  * - `ERR_STATEKIT_BUSY`: a checkpoint or restore of the backend is already running.
  * - `ERR_STATEKIT_INTERNAL`: a bug in statekit (a Rust panic, caught); the operation
  *   did not complete and the process is unharmed.
+ * - `ERR_STATEKIT_LEASE_HELD`: another owner holds the lease; the message names it and
+ *   when the lease ends.
+ * - `ERR_STATEKIT_FENCED`: this writer lost its lease (it expired or was taken over), so
+ *   its manifest write was refused and nothing was changed.
  */
 export type StateErrorCode =
   | 'ERR_STATEKIT_INVALID_ARG'
@@ -18,6 +22,8 @@ export type StateErrorCode =
   | 'ERR_STATEKIT_IO'
   | 'ERR_STATEKIT_BUSY'
   | 'ERR_STATEKIT_INTERNAL'
+  | 'ERR_STATEKIT_LEASE_HELD'
+  | 'ERR_STATEKIT_FENCED'
 
 const CODES: ReadonlySet<string> = new Set<StateErrorCode>([
   'ERR_STATEKIT_INVALID_ARG',
@@ -27,6 +33,8 @@ const CODES: ReadonlySet<string> = new Set<StateErrorCode>([
   'ERR_STATEKIT_IO',
   'ERR_STATEKIT_BUSY',
   'ERR_STATEKIT_INTERNAL',
+  'ERR_STATEKIT_LEASE_HELD',
+  'ERR_STATEKIT_FENCED',
 ])
 
 /** Every error statekit throws or rejects with. Switch on `code`, not on the message. */

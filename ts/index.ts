@@ -44,5 +44,8 @@ export {
   type CreateCheckpointOptions,
 } from './coordinator.js'
 export { MANIFEST, type ManifestEntry } from './manifest.js'
-export { restoreLatestIn, type RecoveryReport, type RestoreReport, type SkippedCheckpoint } from './recovery.js'
+export { restoreLatestIn, type RecoveryReport, type RecoverySource, type RestoreReport, type SkippedCheckpoint } from './recovery.js'
+export { LEASE, type Lease, type LeaseOptions, type LeaseState } from './lease.js'
+export { directoryStorage } from './storage/local.js'
+export type { CheckpointStorage, DocumentName, FetchedCheckpoints, StoredCheckpoint, StoredDocument } from './storage/types.js'
 export { checkpointOnSignals, type SignalOptions } from './shutdown.js'

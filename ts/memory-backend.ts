@@ -2,7 +2,7 @@ import { ttlOption } from './bytes.js'
 import { describe, fromNative, invalidArg } from './errors.js'
 import { addon } from './native.js'
 import { NativeBackend } from './native-backend.js'
-import { restoreLatestIn, type RestoreReport } from './recovery.js'
+import { recoverySource, restoreLatestIn, type RecoverySource, type RestoreReport } from './recovery.js'
 
 /** Options of {@link MemoryBackend}. */
 export interface MemoryBackendOptions {
@@ -41,18 +41,16 @@ export class MemoryBackend extends NativeBackend {
   }
 
   /**
-   * A new memory backend holding the newest checkpoint in `checkpointDir` that
+   * A new memory backend holding the newest checkpoint in `checkpointDir` (or `storage`) that
    * restores whole (older ones are tried if newer ones are damaged); empty if there
    * is none. The report says which checkpoint, its metadata and what was skipped.
    */
   static async openWithRecovery(
     opts: MemoryBackendOptions | undefined,
-    recovery: { checkpointDir: string },
+    recovery: RecoverySource,
   ): Promise<{ backend: MemoryBackend; report: RestoreReport }> {
-    if (recovery === null || typeof recovery !== 'object' || typeof recovery.checkpointDir !== 'string' || recovery.checkpointDir === '') {
-      throw invalidArg(`recovery.checkpointDir must be a non-empty string, got ${describe(recovery?.checkpointDir)}`)
-    }
+    const source = recoverySource(recovery)
     const backend = new MemoryBackend(opts)
-    return { backend, report: await restoreLatestIn(backend, recovery.checkpointDir) }
+    return { backend, report: await restoreLatestIn(backend, source) }
   }
 }

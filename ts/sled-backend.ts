@@ -3,7 +3,7 @@ import { describe, fromNative, invalidArg, StateError } from './errors.js'
 import { addon, type NativeStore } from './native.js'
 import { NativeBackend } from './native-backend.js'
 import { promises as fsp } from 'node:fs'
-import { asideName, restoreLatestIn, type RecoveryReport } from './recovery.js'
+import { asideName, recoverySource, restoreLatestIn, type RecoveryReport, type RecoverySource } from './recovery.js'
 
 /** Options of {@link SledBackend.open}. */
 export interface SledBackendOptions {
@@ -96,18 +96,16 @@ export class SledBackend extends NativeBackend {
   /**
    * Opens the store like {@link SledBackend.open}; if its directory is damaged
    * (`ERR_STATEKIT_CORRUPT`), moves it aside (never deleting it), opens a fresh store
-   * in its place, and restores into it the newest checkpoint in `checkpointDir` that
+   * in its place, and restores into it the newest checkpoint in `checkpointDir` (or `storage`) that
    * restores whole. The report says what happened: whether the directory was damaged,
    * where it went, which checkpoint was restored (with its metadata, the offsets to
    * resume from) and which were skipped. Other errors (locked, I/O) reject as usual.
    */
   static async openWithRecovery(
     config: SledBackendOptions,
-    recovery: { checkpointDir: string },
+    recovery: RecoverySource,
   ): Promise<{ backend: SledBackend; report: RecoveryReport }> {
-    if (recovery === null || typeof recovery !== 'object' || typeof recovery.checkpointDir !== 'string' || recovery.checkpointDir === '') {
-      throw invalidArg(`recovery.checkpointDir must be a non-empty string, got ${describe(recovery?.checkpointDir)}`)
-    }
+    const source = recoverySource(recovery)
     try {
       return { backend: await SledBackend.open(config), report: { damaged: false, restored: false, skipped: [] } }
     } catch (e) {
@@ -119,7 +117,7 @@ export class SledBackend extends NativeBackend {
         throw new StateError('ERR_STATEKIT_IO', `cannot move the damaged ${config.path} aside: ${(err as Error).message}`, { cause: err })
       }
       const backend = await SledBackend.open(config)
-      const restored = await restoreLatestIn(backend, recovery.checkpointDir)
+      const restored = await restoreLatestIn(backend, source)
       return { backend, report: { ...restored, damaged: true, movedTo, reason: (e as Error).message } }
     }
   }
