@@ -38,8 +38,8 @@ function start(t, args) {
 
 test('failover: A is killed with SIGKILL; B takes the lease once it expires, restores, and continues from A\'s last checkpoint; nothing acknowledged is lost', async (t) => {
   const bucket = await moto.bucket(t)
-  // A's lease lasts 4 s: longer than B takes to start on a loaded machine, so B must wait.
-  const a = start(t, [bucket, 'orders/p0', 'host-a', '4000'])
+  // A's lease lasts 10 s: longer than B takes to start on a loaded machine, so B must wait.
+  const a = start(t, [bucket, 'orders/p0', 'host-a', '10000'])
   await a.until((ev) => ev.filter((e) => e.event === 'committed').length >= 5)
   a.child.kill('SIGKILL')
   const { signal } = await a.exited

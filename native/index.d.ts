@@ -15,6 +15,8 @@ export declare class CheckpointBuilder {
   static create(path: string, compression: string, metadata: string): CheckpointBuilder
   /** Adds puts: parallel arrays of keys, values and absolute expiries (0: never). */
   add(keys: Array<Buffer>, values: Array<Buffer>, expires: Array<number>): void
+  /** Abandons the file: nothing is published and its temporary file is removed. */
+  abort(): void
   /** Finishes and publishes the file. */
   finish(): CheckpointResult
 }

@@ -93,6 +93,12 @@ async function exists(p: string): Promise<'file' | 'dir' | null> {
   }
 }
 
+/** An output file's directory must exist: writing into a missing one is an I/O error (74). */
+async function outputDirExists(file: string): Promise<void> {
+  const dir = path.dirname(path.resolve(file))
+  if ((await exists(dir)) !== 'dir') throw new CliError(`cannot write ${file}: the directory ${dir} does not exist`, EXIT.io)
+}
+
 async function mustExist(p: string): Promise<'file' | 'dir'> {
   const kind = await exists(p)
   if (!kind) throw new CliError(`${p}: no such file or directory`, EXIT.noInput)
@@ -372,6 +378,7 @@ example(
     .action(async (input: string, o: { out: string; encoding?: Encoding; compression: string; json?: boolean }) => {
       await mustExist(input)
       let encoding: Encoding = o.encoding ?? 'utf8'
+      await outputDirExists(o.out)
       const builder = addon.CheckpointBuilder.create(o.out, o.compression, JSON.stringify({ importedFrom: path.basename(input) }))
       let keys: Buffer[] = []
       let values: Buffer[] = []
@@ -392,6 +399,9 @@ example(
             rec = JSON.parse(text) as typeof rec
           } catch {
             throw new CliError(`${input}: line ${line} is not JSON`, EXIT.data)
+          }
+          if (rec === null || typeof rec !== 'object' || Array.isArray(rec)) {
+            throw new CliError(`${input}: line ${line} is not an entry object: ${text.slice(0, 80)}`, EXIT.data)
           }
           if (isExportHeader(rec)) {
             const h = rec as { version: unknown; encoding: unknown }
@@ -415,6 +425,7 @@ example(
         }
         flush()
       } catch (e) {
+        builder.abort()
         await fsp.rm(o.out, { force: true }).catch(() => {})
         if (e instanceof CliError) throw e
         throw new CliError(`${input}: line ${line}: ${(e as Error).message}`, exitCodeOf(e) === EXIT.usage ? EXIT.data : exitCodeOf(e))
@@ -497,6 +508,7 @@ example(
     .option('--json', 'machine output')
     .action(async (dir: string, o: { out: string; compression: 'zstd' | 'lz4' | 'none'; json?: boolean }) => {
       if ((await mustExist(dir)) !== 'dir') throw new CliError(`${dir} is not a directory`, EXIT.usage)
+      await outputDirExists(o.out)
       const store = await SledBackend.open({ path: dir })
       try {
         const info = await store.checkpoint(o.out, { compression: o.compression })
@@ -532,6 +544,8 @@ function endQuietlyOnClosedPipe(): void {
 async function main(): Promise<void> {
   endQuietlyOnClosedPipe()
   try {
+    // An argument too many is a usage error (64), never silently ignored.
+    for (const c of program.commands) c.allowExcessArguments(false)
     await program.parseAsync(process.argv)
   } catch (e) {
     if (e instanceof CommanderError) {

@@ -82,6 +82,9 @@ export interface CoordinatorEvents {
   'lease-released': [lease: LeaseState]
 }
 
+/** The longest delay Node's timers keep: a longer one fires after 1 ms. */
+const MAX_TIMER_MS = 2_147_483_647
+
 function positive(name: string, v: unknown, integer: boolean, min: number): number {
   if (typeof v !== 'number' || !Number.isFinite(v) || v < min || (integer && !Number.isInteger(v))) {
     throw invalidArg(`${name} must be ${integer ? 'an integer' : 'a number'} >= ${min}, got ${describe(v)}`)
@@ -169,6 +172,9 @@ export class CheckpointCoordinator extends EventEmitter<CoordinatorEvents> {
     }
     this.#backend = backend
     this.#interval = positive('interval', options.interval, false, 1)
+    if (this.#interval > MAX_TIMER_MS) {
+      throw invalidArg(`interval must be at most ${MAX_TIMER_MS} ms (about 24.8 days, the longest timer Node keeps), got ${this.#interval}`)
+    }
     this.#max = positive('maxCheckpoints', options.maxCheckpoints ?? 10, true, 1)
     this.#maxAge = options.maxAge === undefined ? undefined : positive('maxAge', options.maxAge, false, 1)
     if (options.compress !== undefined && typeof options.compress !== 'boolean') throw invalidArg(`compress must be a boolean, got ${describe(options.compress)}`)
@@ -238,6 +244,12 @@ export class CheckpointCoordinator extends EventEmitter<CoordinatorEvents> {
    * holds one.
    */
   createCheckpoint(metadata?: Record<string, unknown>, opts?: CreateCheckpointOptions): Promise<CheckpointInfo | null> {
+    if (metadata !== undefined && (metadata === null || typeof metadata !== 'object' || Array.isArray(metadata))) {
+      return Promise.reject(invalidArg(`metadata must be a plain object, got ${describe(metadata)}`))
+    }
+    if (opts !== undefined && (opts === null || typeof opts !== 'object')) {
+      return Promise.reject(invalidArg(`options must be an object, got ${describe(opts)}`))
+    }
     if (this.#inflight) return this.#inflight
     const last = this.#stats.lastCheckpointAt
     if (!opts?.force && this.#minInterval > 0 && last !== null && Date.now() - last < this.#minInterval) {

@@ -70,7 +70,10 @@ export function leaseOptions(o: unknown): LeaseOptions {
   if (o === null || typeof o !== 'object') throw invalidArg(`lease options must be an object, got ${describe(o)}`)
   const { owner, ttl } = o as LeaseOptions
   if (typeof owner !== 'string' || owner.length === 0 || owner.length > 256) throw invalidArg(`owner must be a non-empty string of at most 256 characters, got ${describe(owner)}`)
-  if (typeof ttl !== 'number' || !Number.isFinite(ttl) || ttl < 100) throw invalidArg(`ttl must be a number of ms >= 100, got ${describe(ttl)}`)
+  if (typeof ttl !== 'number' || !Number.isFinite(ttl) || ttl < 100 || ttl > 2_147_483_647) {
+    // It renews every ttl / 3 on a timer; Node's timers keep at most 2^31 - 1 ms.
+    throw invalidArg(`ttl must be a number of ms from 100 to 2147483647, got ${describe(ttl)}`)
+  }
   return { owner, ttl }
 }
 

@@ -50,6 +50,12 @@ export function parseManifest(text: string, where: string): Manifest {
   try {
     const m = JSON.parse(text) as Manifest
     if (m === null || typeof m !== 'object' || m.format !== 1 || !Array.isArray(m.checkpoints)) throw new Error('unknown manifest format')
+    for (const c of m.checkpoints as unknown[]) {
+      const e = c as Partial<ManifestEntry> | null
+      if (e === null || typeof e !== 'object' || typeof e.id !== 'number' || typeof e.file !== 'string') {
+        throw new Error(`a listed checkpoint is not an entry: ${JSON.stringify(c)}`)
+      }
+    }
     const out: Manifest = { format: 1, checkpoints: [...m.checkpoints].sort((a, b) => a.id - b.id) }
     if (m.writer && typeof m.writer.owner === 'string' && typeof m.writer.token === 'string') out.writer = { owner: m.writer.owner, token: m.writer.token }
     return out

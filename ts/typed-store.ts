@@ -1,6 +1,6 @@
 import { keyBytes, type Key } from './bytes.js'
 import { encodeWith, type Codec } from './codecs.js'
-import { describe, invalidArg } from './errors.js'
+import { describe, invalidArg, StateError } from './errors.js'
 import type { NativeBackend } from './native-backend.js'
 import type { PutOptions, RangeOptions } from './types.js'
 
@@ -37,13 +37,24 @@ export class TypedStore<T> {
     return Buffer.concat([this.#prefix, keyBytes(key)])
   }
 
-  #decode(bytes: Buffer | undefined): T | undefined {
-    return bytes === undefined ? undefined : this.#codec.decode(bytes)
+  #decode(bytes: Buffer | undefined, key: Key | Buffer): T | undefined {
+    if (bytes === undefined) return undefined
+    try {
+      return this.#codec.decode(bytes)
+    } catch (e) {
+      if (e instanceof StateError) throw e
+      const shown = typeof key === 'string' ? key : Buffer.from(key).toString('utf8')
+      throw new StateError(
+        'ERR_STATEKIT_CORRUPT',
+        `the value of ${JSON.stringify(shown)} in namespace ${JSON.stringify(this.prefix)} cannot be decoded by its codec: ${(e as Error)?.message ?? String(e)}`,
+        { cause: e },
+      )
+    }
   }
 
   /** The decoded value of `key`, or `undefined`. */
   getSync(key: Key): T | undefined {
-    return this.#decode(this.#backend.getSync(this.#key(key)))
+    return this.#decode(this.#backend.getSync(this.#key(key)), key)
   }
 
   /** Encodes and stores `value` under `key`. A value the codec cannot encode changes nothing. */
@@ -86,7 +97,7 @@ export class TypedStore<T> {
   async getMany(keys: Key[]): Promise<(T | undefined)[]> {
     if (!Array.isArray(keys)) throw invalidArg(`keys must be an array, got ${describe(keys)}`)
     const found = this.#backend.getManySync(keys.map((k) => this.#key(k)))
-    return found.map((b) => this.#decode(b))
+    return found.map((b, i) => this.#decode(b, keys[i]!))
   }
 
   /** Encodes and writes every entry, or none if any key or value is invalid. */
@@ -136,7 +147,8 @@ export class TypedStore<T> {
     if (o.limit !== undefined) scoped.limit = o.limit
     if (o.reverse !== undefined) scoped.reverse = o.reverse
     for await (const [k, v] of this.#backend.entries(scoped)) {
-      yield [k.subarray(this.#prefix.length), this.#codec.decode(v)]
+      const key = k.subarray(this.#prefix.length)
+      yield [key, this.#decode(v, key) as T]
     }
   }
 

@@ -127,6 +127,12 @@ impl CheckpointBuilder {
         Ok(())
     }
 
+    /// Abandons the file: nothing is published and its temporary file is removed.
+    #[napi]
+    pub fn abort(&mut self) {
+        self.0 = None;
+    }
+
     /// Finishes and publishes the file.
     #[napi(catch_unwind)]
     pub fn finish(&mut self) -> Result<CheckpointResult> {

@@ -39,6 +39,7 @@ impl CheckpointReader {
         if path.as_os_str().is_empty() {
             return Err(Error::invalid_arg("path must be a non-empty string"));
         }
+        crate::checkpoint::request::check_path(path)?;
         let shown = path.display().to_string();
         let file = File::open(path).map_err(|e| {
             Error::new(

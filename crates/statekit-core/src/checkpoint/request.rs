@@ -86,8 +86,19 @@ pub fn new_id(now_ms: u64) -> u64 {
     }
 }
 
+/// Rejects a path the operating system cannot name: one holding a NUL byte.
+pub fn check_path(path: &Path) -> Result<()> {
+    if path.as_os_str().as_encoded_bytes().contains(&0) {
+        return Err(Error::invalid_arg(format!(
+            "path must not contain a NUL byte, got {path:?}"
+        )));
+    }
+    Ok(())
+}
+
 /// Checks a request before any state is touched.
 pub fn validate(req: &CheckpointRequest) -> Result<()> {
+    check_path(&req.path)?;
     if req.path.as_os_str().is_empty() || req.path.file_name().is_none() {
         return Err(Error::invalid_arg(format!(
             "checkpoint path must name a file, got '{}'",

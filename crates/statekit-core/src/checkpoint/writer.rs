@@ -494,6 +494,9 @@ impl Drop for CheckpointWriter {
         let returned: Vec<Block> = self.spare.try_iter().collect();
         let packer = std::mem::replace(&mut self.packer, Packer::new(Compression::None, false));
         recycle(returned.into_iter().chain(sealed).chain([open]), [packer]);
+        // Unfinished, nothing is published: the temporary file goes (after `finish` it
+        // was renamed to the checkpoint and is no longer there).
+        let _ = fs::remove_file(&self.tmp);
     }
 }
 

@@ -81,12 +81,7 @@ impl SledOptions {
                 )));
             }
         }
-        if self.path.as_os_str().as_encoded_bytes().contains(&0) {
-            return Err(Error::invalid_arg(format!(
-                "path must not contain a NUL byte, got {:?}",
-                self.path
-            )));
-        }
+        crate::checkpoint::request::check_path(&self.path)?;
         if self.flush_every_ms == Some(0) {
             return Err(Error::invalid_arg(
                 "flushEveryMs must be a positive number of milliseconds, or null for no periodic flush",
