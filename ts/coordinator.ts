@@ -43,7 +43,12 @@ export interface CoordinatorOptions {
    * @default 1
    */
   fullEvery?: number
-  /** Called for every checkpoint; its result (such as source offsets) is stored in it. */
+  /**
+   * Called for every checkpoint; its result (such as source offsets) is stored in it.
+   * A function that returns synchronously is called in the same tick as the cut is
+   * taken, so the offsets match the captured state exactly; a returned Promise is
+   * awaited first, and writes made while it is pending are in the checkpoint.
+   */
   metadata?: () => Record<string, unknown> | Promise<Record<string, unknown>>
 }
 
@@ -274,11 +279,16 @@ export class CheckpointCoordinator extends EventEmitter<CoordinatorEvents> {
     try {
       await this.#prepare()
       if (this.#keeper && !this.#keeper.valid()) throw this.#lost(this.#keeper, 'it expired before it was renewed')
-      const metadata = { ...(this.#metadata ? await this.#metadata() : {}), ...(extra ?? {}) }
       const incremental = this.#sinceFull < this.#fullEvery - 1
       name = `checkpoint-${String(Date.now()).padStart(13, '0')}-${++this.#seq}-${randomBytes(3).toString('hex')}.skc`
       const target = await this.#storage.stagingPath(name)
       const compression = this.#compress ? 'zstd' : 'none'
+      // The metadata (the source offsets to resume from) is read in the same tick as the
+      // cut is taken, so no write can land between the two. A metadata function that
+      // returns a Promise is awaited first: writes made while it is pending are in the cut.
+      const produced = this.#metadata ? this.#metadata() : {}
+      const own = typeof (produced as PromiseLike<unknown>).then === 'function' ? await produced : produced
+      const metadata = { ...own, ...(extra ?? {}) }
       let info: CheckpointInfo
       try {
         try {

@@ -26,6 +26,9 @@ use crate::error::{Error, ErrorCode, Result};
 
 /// The record of the last flush, beside sled's files.
 pub const RECORD_FILE: &str = "statekit.flushed";
+/// Present while a recovery restores into a fresh store: one found on open means the
+/// recovery was interrupted, and the store is not whole.
+pub const RECOVERING_FILE: &str = "statekit.recovering";
 /// The metadata key of the marker sled holds.
 pub const MARKER_KEY: &[u8] = b"flush-marker";
 
@@ -225,6 +228,12 @@ pub enum DirState {
 /// Classifies `dir` without changing it. A non-empty directory that is not a statekit
 /// store (no record and no sled files) is refused with `ERR_STATEKIT_INVALID_ARG`.
 pub fn classify(dir: &Path, record: Option<&FlushRecord>) -> Result<DirState> {
+    if dir.join(RECOVERING_FILE).exists() {
+        return Err(corrupt(
+            dir,
+            "a recovery that was restoring a checkpoint into it was interrupted",
+        ));
+    }
     let names: Vec<String> = fs::read_dir(dir)
         .map_err(|e| io(dir, e))?
         .filter_map(|e| e.ok())
