@@ -422,7 +422,7 @@ function cli(...args) {
   })
 }
 
-/** Sources off the faulty filesystem: a checkpoint, JSON lines (small and > one 4 MiB block), a closed sled store. */
+/** Sources off the faulty filesystem: checkpoints, JSON lines (small, and over two 4 MiB blocks), a closed sled store. */
 async function cliSources(t) {
   const src = tempDir(t)
   const m = await filled(t, 'memory')
@@ -430,7 +430,8 @@ async function cliSources(t) {
   const expected = await snapshot(m)
   fs.writeFileSync(path.join(src, 'small.jsonl'), expected.map(([k, v]) => JSON.stringify({ key: Buffer.from(k, 'hex').toString(), value: Buffer.from(v, 'hex').toString() })).join('\n') + '\n')
   const v = 'x'.repeat(1000)
-  fs.writeFileSync(path.join(src, 'big.jsonl'), Array.from({ length: 6000 }, (_, i) => JSON.stringify({ key: `big${i}`, value: v })).join('\n') + '\n')
+  // Over two 4 MiB blocks: the write fails while records are still being added, not only at the end.
+  fs.writeFileSync(path.join(src, 'big.jsonl'), Array.from({ length: 10_000 }, (_, i) => JSON.stringify({ key: `big${i}`, value: v })).join('\n') + '\n')
   // Restores of about 1 MB: more than sled can place in the space a store already holds.
   const big = new MemoryBackend()
   t.teardown(() => big.close())
