@@ -105,6 +105,12 @@ async function mustExist(p: string): Promise<'file' | 'dir'> {
   return kind
 }
 
+/** Removes everything inside `dir`, keeping `dir`. */
+async function emptyDir(dir: string): Promise<void> {
+  const names = await fsp.readdir(dir).catch(() => [] as string[])
+  for (const n of names) await fsp.rm(path.join(dir, n), { recursive: true, force: true }).catch(() => {})
+}
+
 const out = (s: string): void => {
   process.stdout.write(s + '\n')
 }
@@ -322,16 +328,27 @@ example(
         return o.json ? json(summary) : out(`would restore ${summary.source} (id ${info.id}, ${info.entries} records) into ${summary.into}`)
       }
       if (bar) process.stderr.write('restoring...\n')
-      const store = await SledBackend.open({ path: target })
+      let r: Awaited<ReturnType<SledBackend['restore']>>
       try {
-        const r = await store.restore(file)
-        await store.flush()
-        const summary = { source: path.resolve(file), into: path.resolve(target), id: r.id, chain: r.chain, entries: r.entries, expired: r.expired, durationMs: Math.round(r.durationMs), metadata: r.metadata }
-        if (o.json) json(summary)
-        else out(`restored ${summary.entries} entries (${summary.expired} expired, left out) from ${summary.source} (id ${r.id}) into ${summary.into} in ${summary.durationMs} ms`)
-      } finally {
-        await store.close()
+        const store = await SledBackend.open({ path: target })
+        try {
+          r = await store.restore(file)
+          await store.flush()
+        } finally {
+          await store.close()
+        }
+      } catch (e) {
+        // A failed restore into a directory that did not exist, or was empty, leaves
+        // nothing behind (a full disk must not leave sled's files, which would also
+        // make the next attempt need --force). A store that was there is left to sled,
+        // which keeps its old state.
+        if (targetKind === null) await fsp.rm(target, { recursive: true, force: true }).catch(() => {})
+        else if (!nonEmpty) await emptyDir(target)
+        throw e
       }
+      const summary = { source: path.resolve(file), into: path.resolve(target), id: r.id, chain: r.chain, entries: r.entries, expired: r.expired, durationMs: Math.round(r.durationMs), metadata: r.metadata }
+      if (o.json) json(summary)
+      else out(`restored ${summary.entries} entries (${summary.expired} expired, left out) from ${summary.source} (id ${r.id}) into ${summary.into} in ${summary.durationMs} ms`)
     }),
   'statekit restore /var/lib/app/checkpoints --into /var/lib/app/state --force',
 )
