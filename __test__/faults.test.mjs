@@ -244,7 +244,7 @@ test.serial('opening a sled store on a read-only filesystem: ERR_STATEKIT_IO, no
 // ERR_STATEKIT_CORRUPT "is damaged: corrupt data", so openWithRecovery would move it
 // aside and fall back to a checkpoint; deleting the empty file opens it with every
 // entry. The leftover is made directly here, so the test is deterministic.
-test.serial.failing('a healthy sled store with the empty snap.*.generating a failed open on a full disk leaves still opens, with its data, and is not moved aside', async (t) => {
+test.serial('a healthy sled store with the empty snap.*.generating a failed open on a full disk leaves still opens, with its data, and is not moved aside', async (t) => {
   const state = path.join(tempDir(t), 'state')
   let s = await SledBackend.open({ path: state })
   await s.putMany(Array.from({ length: 40 }, (_, i) => [`k${i}`, `v${i}`]))
@@ -388,7 +388,7 @@ for (const faultName of ['a full disk', 'an immutable directory']) {
 // manifest that lists the new checkpoint; #run then deletes that new file, so the
 // manifest lists a checkpoint that does not exist. The error is also a raw
 // "ENOTDIR: not a directory, scandir '<old file>'" (fs.rm's retry as a directory).
-test.serial.failing('coordinator: a checkpoint the manifest lists is never deleted, even if retention cannot delete an old one', async (t) => {
+test.serial('coordinator: a checkpoint the manifest lists is never deleted, even if retention cannot delete an old one', async (t) => {
   const mnt = mountTmpfs(t)
   const dir = path.join(mnt, 'cp')
   const b = await filled(t, 'memory')

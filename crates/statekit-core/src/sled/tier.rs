@@ -607,6 +607,7 @@ fn load(options: &SledOptions, dir: &Path, shown: &Path) -> Result<Loaded> {
     };
     let mut options = options.clone();
     options.path = dir.to_path_buf();
+    remove_unfinished_snapshots(dir);
     let config = options.sled_config();
     let path = dir;
     // Our lock is held, so no other store has this directory open; sled's own lock
@@ -690,5 +691,21 @@ fn wait_for_sled_release(dir: &Path) -> bool {
             return false;
         }
         std::thread::sleep(std::time::Duration::from_millis(2));
+    }
+}
+
+/// Removes the snapshot files sled had not finished (`snap.*.generating`): sled writes
+/// one before renaming it into place, and one left by an open that failed (a full disk)
+/// makes every later open report corruption. Our lock is held: no sled is writing one.
+fn remove_unfinished_snapshots(dir: &Path) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for e in entries.flatten() {
+        let name = e.file_name();
+        let name = name.to_string_lossy();
+        if name.starts_with("snap.") && name.ends_with(".generating") {
+            let _ = std::fs::remove_file(e.path());
+        }
     }
 }
