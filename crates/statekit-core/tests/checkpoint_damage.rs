@@ -19,8 +19,8 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use statekit_core::{
-    verify, write_cut, CheckpointReader, CheckpointRequest, Compression, ErrorCode, KeyRange, Kind,
-    MemoryTier, Record, SledOptions, SledTier, Ttl,
+    verify, write_cut, CheckpointReader, CheckpointRequest, Compression, Error, ErrorCode,
+    KeyRange, Kind, MemoryTier, Record, SledOptions, SledTier, Ttl,
 };
 
 /// An hour: long enough that no entry expires while the suite runs.
@@ -355,6 +355,25 @@ struct Counts {
     extensions: usize,
 }
 
+/// `e` is a corruption error whose message names the damaged file or the one restored.
+fn refused(case: &Case, what: &str, reader: &str, e: &Error) {
+    assert_eq!(
+        e.code,
+        ErrorCode::Corrupt,
+        "{}: {what}: {reader}: {e}",
+        case.name
+    );
+    let names = |p: &Path| {
+        e.message
+            .contains(&*p.file_name().unwrap().to_string_lossy())
+    };
+    assert!(
+        names(&case.damaged) || names(&case.restored),
+        "{}: {what}: {reader}: the message names no file: {e}",
+        case.name
+    );
+}
+
 /// One damaged variant: every reader must refuse it with `Corrupt`, and the live sled
 /// store must not change. Returns a description of each way it was accepted.
 fn check_variant(case: &Case, live: &Live, bytes: &[u8], what: &str) -> Vec<String> {
@@ -362,12 +381,7 @@ fn check_variant(case: &Case, live: &Live, bytes: &[u8], what: &str) -> Vec<Stri
     let mut accepted = vec![];
     match verify(&case.damaged) {
         Ok(_) => accepted.push(format!("{what}: verify accepted it")),
-        Err(e) => assert_eq!(
-            e.code,
-            ErrorCode::Corrupt,
-            "{}: {what}: verify: {e}",
-            case.name
-        ),
+        Err(e) => refused(case, what, "verify", &e),
     }
     match MemoryTier::restore_from(&case.restored, Ttl::Never) {
         Ok((m, _)) => accepted.push(format!(
@@ -378,12 +392,7 @@ fn check_variant(case: &Case, live: &Live, bytes: &[u8], what: &str) -> Vec<Stri
                 "WRONG contents"
             }
         )),
-        Err(e) => assert_eq!(
-            e.code,
-            ErrorCode::Corrupt,
-            "{}: {what}: memory restore: {e}",
-            case.name
-        ),
+        Err(e) => refused(case, what, "memory restore", &e),
     }
     match live.tier.restore_from(&case.restored) {
         Ok(_) => {
@@ -399,12 +408,7 @@ fn check_variant(case: &Case, live: &Live, bytes: &[u8], what: &str) -> Vec<Stri
                 }
             );
         }
-        Err(e) => assert_eq!(
-            e.code,
-            ErrorCode::Corrupt,
-            "{}: {what}: sled restore: {e}",
-            case.name
-        ),
+        Err(e) => refused(case, what, "sled restore", &e),
     }
     live.check(&format!("{}: {what}", case.name));
     accepted
