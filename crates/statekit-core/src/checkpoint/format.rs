@@ -8,8 +8,13 @@
 //! body    blocks: raw length u32, stored length u32, record count u32,
 //!         crc32c u32 (of the three fields before it and the stored bytes), stored bytes
 //! footer  block count u64, record count u64, raw bytes u64, body bytes u64,
-//!         crc32c u32 of the whole file before it, reserved u32, magic "STKITEND"
+//!         crc32c u32 of the whole file before it, reserved u32 (must be 0),
+//!         magic "STKITEND"
 //! ```
+//!
+//! Every byte is covered: the header and each block by their crc32c, the footer's
+//! fields by the whole-file crc32c, the reserved bytes by having to be zero, and the
+//! magics by their fixed values.
 //!
 //! A record is `op u8` then: put (0): key length, key, expires at u64 (ms; present
 //! only when op has bit 0x80 set, otherwise the entry never expires), value length,
@@ -253,7 +258,7 @@ impl Footer {
         out
     }
 
-    /// The last 16 bytes: checksum, reserved, magic.
+    /// The last 16 bytes: checksum, reserved (zero), magic.
     pub fn encode_tail(crc: u32) -> [u8; 16] {
         let mut out = [0u8; 16];
         out[0..4].copy_from_slice(&crc.to_le_bytes());
@@ -261,7 +266,8 @@ impl Footer {
         out
     }
 
-    /// Parses the footer from the last [`FOOTER_LEN`] bytes of a file.
+    /// Parses the footer from the last [`FOOTER_LEN`] bytes of a file, which start at
+    /// `offset`; a bad magic or nonzero reserved bytes are a corruption error.
     pub fn decode(path: &str, bytes: &[u8], offset: u64) -> Result<Footer> {
         if bytes.len() != FOOTER_LEN {
             return Err(corrupt(
@@ -275,6 +281,17 @@ impl Footer {
                 path,
                 &format!("footer at offset {}", offset + 40),
                 "bad footer magic (the file is truncated or damaged)",
+            ));
+        }
+        // No checksum covers the reserved bytes (the whole-file crc ends before its own
+        // field), so they must be zero: then every byte of a file is covered by a
+        // checksum, a magic or this rule, and no single-byte change goes unnoticed.
+        // Every writer of version 1 has written them as zero.
+        if bytes[36..40] != [0u8; 4] {
+            return Err(corrupt(
+                path,
+                &format!("footer at offset {}", offset + 36),
+                "the reserved bytes are not zero",
             ));
         }
         Ok(Footer {
@@ -505,5 +522,29 @@ mod tests {
         assert_eq!(record_key(&raw, starts[1]), &[0u8; 300]);
         assert_eq!(record_key(&raw, starts[2]), b"gone");
         assert_eq!(record_key(&raw, starts[3]), b"");
+    }
+
+    #[test]
+    fn the_footer_round_trips_and_its_reserved_bytes_must_be_zero() {
+        let footer = Footer {
+            block_count: 1,
+            record_count: 2,
+            raw_bytes: 3,
+            body_bytes: 4,
+            file_crc: 0xdead_beef,
+        };
+        let mut bytes = footer.encode_fields().to_vec();
+        bytes.extend_from_slice(&Footer::encode_tail(footer.file_crc));
+        assert_eq!(bytes.len(), FOOTER_LEN);
+        assert_eq!(Footer::decode("f", &bytes, 100).unwrap(), footer);
+        for at in 36..40 {
+            for v in 1..=255u8 {
+                let mut b = bytes.clone();
+                b[at] = v;
+                let err = Footer::decode("f", &b, 100).unwrap_err();
+                assert_eq!(err.code, ErrorCode::Corrupt);
+                assert!(err.message.contains("offset 136"), "{err}");
+            }
+        }
     }
 }
