@@ -59,9 +59,8 @@ async function withFileLock<T>(file: string, fn: () => Promise<T>): Promise<T> {
   const deadline = Date.now() + STALE_LOCK_MS * 2
   for (;;) {
     try {
-      const fh = await fsp.open(lock, 'wx')
-      await fh.writeFile(String(process.pid))
-      await fh.close()
+      // Empty: creating it needs no free blocks, so a full disk never leaves it behind.
+      await (await fsp.open(lock, 'wx')).close()
       break
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e
