@@ -220,18 +220,14 @@ impl NativeStore {
         if values.len() != keys.len() || ttls.len() != keys.len() {
             return Err(invalid("putMany: keys, values and ttls differ in length"));
         }
-        let entries = keys
-            .into_iter()
-            .zip(values)
-            .zip(ttls)
-            .map(|((key, value), t)| {
-                Ok(PutEntry {
-                    key,
-                    value,
-                    ttl: ttl(t)?,
-                })
-            })
-            .collect::<Result<Vec<_>>>()?;
+        let mut entries = Vec::with_capacity(keys.len());
+        for ((key, value), t) in keys.into_iter().zip(values).zip(ttls) {
+            entries.push(PutEntry {
+                key,
+                value,
+                ttl: ttl(t)?,
+            });
+        }
         self.store()?.put_many(&entries).map_err(to_js)
     }
 
