@@ -3,6 +3,7 @@ import { describe, fromNative, invalidArg, StateError } from './errors.js'
 import { addon, type NativeStore } from './native.js'
 import { NativeBackend } from './native-backend.js'
 import { promises as fsp } from 'node:fs'
+import { fsyncDir, writeAtomic } from './durable-file.js'
 import path from 'node:path'
 import { asideName, recoverySource, restoreLatestIn, type RecoveryReport, type RecoverySource } from './recovery.js'
 
@@ -121,11 +122,11 @@ export class SledBackend extends NativeBackend {
       // Until the restore is in and flushed, a marker says the store is not whole: a
       // crash meanwhile makes the next open CORRUPT, and recovery runs again.
       const marker = path.join(config.path, RECOVERING_FILE)
-      await writeDurably(marker, `recovering from ${movedTo}\n`)
+      await writeAtomic(marker, `recovering from ${movedTo}\n`)
       const restored = await restoreLatestIn(backend, source)
       await backend.flush()
       await fsp.rm(marker)
-      await syncDir(config.path)
+      await fsyncDir(config.path)
       return { backend, report: { ...restored, damaged: true, movedTo, reason: (e as Error).message } }
     }
   }
@@ -154,23 +155,3 @@ export class SledBackend extends NativeBackend {
 
 /** The file that marks a sled store a recovery is still restoring into (see sled/marker.rs). */
 const RECOVERING_FILE = 'statekit.recovering'
-
-async function syncDir(dir: string): Promise<void> {
-  const h = await fsp.open(dir, 'r')
-  try {
-    await h.sync()
-  } finally {
-    await h.close()
-  }
-}
-
-async function writeDurably(file: string, text: string): Promise<void> {
-  const h = await fsp.open(file, 'w')
-  try {
-    await h.writeFile(text)
-    await h.sync()
-  } finally {
-    await h.close()
-  }
-  await syncDir(path.dirname(file))
-}

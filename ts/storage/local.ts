@@ -1,7 +1,8 @@
-import { createHash, randomBytes } from 'node:crypto'
+import { createHash } from 'node:crypto'
 import { promises as fsp } from 'node:fs'
 import path from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
+import { fsyncDir, writeAtomic } from '../durable-file.js'
 import { describe, invalidArg, StateError } from '../errors.js'
 import { isCheckpointName, type CheckpointStorage, type DocumentName, type FetchedCheckpoints, type StoredCheckpoint, type StoredDocument } from './types.js'
 
@@ -17,34 +18,6 @@ function checkName(name: string): string {
     throw invalidArg(`a checkpoint name must be a plain file name, got ${typeof name === 'string' ? JSON.stringify(name) : describe(name)}`)
   }
   return name
-}
-
-async function fsyncDir(dir: string): Promise<void> {
-  const d = await fsp.open(dir, 'r')
-  try {
-    await d.sync()
-  } finally {
-    await d.close()
-  }
-}
-
-/** Writes `text` to `target` atomically: temp file, fsync, rename, directory fsync. */
-async function writeAtomic(target: string, text: string): Promise<void> {
-  const tmp = `${target}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`
-  try {
-    const fh = await fsp.open(tmp, 'w')
-    try {
-      await fh.writeFile(text)
-      await fh.sync()
-    } finally {
-      await fh.close()
-    }
-    await fsp.rename(tmp, target)
-    await fsyncDir(path.dirname(target))
-  } catch (e) {
-    await fsp.rm(tmp, { force: true }).catch(() => {})
-    throw e
-  }
 }
 
 const etagOf = (text: string): string => createHash('sha256').update(text).digest('hex').slice(0, 32)
