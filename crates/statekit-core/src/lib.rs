@@ -55,5 +55,5 @@ pub use memory::{MemorySnapshot, MemoryTier, ENTRY_OVERHEAD};
 pub use range::KeyRange;
 pub use sled::{SledMode, SledOptions, SledSnapshot, SledTier, DEFAULT_FLUSH_EVERY_MS};
 pub use stats::StatsSnapshot;
-pub use store::{Copied, Cursor, PendingCheckpoint, Restored, Store};
+pub use store::{Copied, Cursor, PendingCheckpoint, PendingRestore, Restored, Store};
 pub use ttl::{Ttl, NEVER};

@@ -2,13 +2,12 @@
 //! on the calling thread; writing, restoring and verifying run on libuv's worker
 //! threads and settle one Promise.
 
-use std::path::PathBuf;
 
 use napi::bindgen_prelude::{AsyncTask, Env};
 use napi_derive::napi;
 use statekit_core::{
     CheckpointInfo, CheckpointReader, CheckpointSummary, ErrorCode, Kind, PendingCheckpoint,
-    RestoreSummary, Store,
+    PendingRestore, RestoreSummary,
 };
 
 use crate::error::Result;
@@ -100,18 +99,15 @@ impl Restored {
     }
 }
 
-/// Restores a checkpoint chain into a store.
-pub struct RestoreWork {
-    pub store: Store,
-    pub path: PathBuf,
-}
+/// Restores a checkpoint chain into a store whose claim is taken.
+pub struct RestoreWork(pub PendingRestore);
 
 impl Work for RestoreWork {
     type Output = statekit_core::Restored;
     type JsValue = Restored;
 
     fn run(&mut self) -> statekit_core::Result<statekit_core::Restored> {
-        self.store.restore(&self.path)
+        self.0.run()
     }
 
     fn done(&mut self, _env: Env, r: statekit_core::Restored) -> napi::Result<Restored> {

@@ -309,10 +309,11 @@ impl NativeStore {
     /// then switches the store to the restored state.
     #[napi(catch_unwind, ts_return_type = "Promise<Restored>")]
     pub fn restore(&self, path: String) -> Result<AsyncTask<Job<RestoreWork>>> {
-        Ok(job(RestoreWork {
-            store: self.store()?,
-            path: path.into(),
-        }))
+        let pending = self
+            .store()?
+            .begin_restore(std::path::Path::new(&path))
+            .map_err(to_js)?;
+        Ok(job(RestoreWork(pending)))
     }
 
     /// Switches in the state a restore built, keeping the counters.

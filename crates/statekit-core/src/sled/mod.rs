@@ -11,6 +11,7 @@ pub(crate) mod snapshot;
 mod tier;
 
 pub use open::{SledMode, SledOptions, DEFAULT_FLUSH_EVERY_MS};
+pub use restore::SledRestoreClaim;
 pub use snapshot::SledSnapshot;
 pub use tier::SledTier;
 pub(crate) use tier::{commit_gen, open_trees, Trees};

@@ -75,10 +75,31 @@ impl RestoreTarget for Target<'_> {
 impl SledTier {
     /// Replaces the tier's state with the checkpoint at `path` (and its chain).
     pub fn restore_from(self: &Arc<Self>, path: &Path) -> Result<RestoreSummary> {
+        self.claim_restore()?.restore(path)
+    }
+
+    /// Claims the tier for a restore, unless a checkpoint or another restore runs; the
+    /// claim ends when the returned value is dropped.
+    pub fn claim_restore(self: &Arc<Self>) -> Result<SledRestoreClaim> {
         self.snapshot.claim()?;
-        let result = restore_claimed(self, path);
-        self.snapshot.release();
-        result
+        Ok(SledRestoreClaim(Arc::clone(self)))
+    }
+}
+
+/// A sled tier claimed for a restore: checkpoints and other restores are
+/// `ERR_STATEKIT_BUSY` until it is dropped.
+pub struct SledRestoreClaim(Arc<SledTier>);
+
+impl SledRestoreClaim {
+    /// Restores the checkpoint at `path` (and its chain) into the claimed tier.
+    pub fn restore(&self, path: &Path) -> Result<RestoreSummary> {
+        restore_claimed(&self.0, path)
+    }
+}
+
+impl Drop for SledRestoreClaim {
+    fn drop(&mut self) {
+        self.0.snapshot.release();
     }
 }
 

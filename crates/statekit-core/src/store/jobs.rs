@@ -2,7 +2,7 @@
 //! thread, written on a worker) and a restore (built on a worker, switched in by the
 //! caller).
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use super::Store;
 use crate::checkpoint::{
@@ -10,7 +10,9 @@ use crate::checkpoint::{
 };
 use crate::error::{Error, ErrorCode, Result};
 use crate::memory::{MemorySnapshot, MemoryTier, RestoreClaim};
+use crate::sled::SledRestoreClaim;
 use crate::sled::SledSnapshot;
+use crate::ttl::Ttl;
 
 /// A checkpoint whose cut is taken and whose file is not written yet. Dropping it
 /// unwritten ends the cut and publishes nothing.
@@ -47,6 +49,62 @@ impl PendingCheckpoint {
     }
 }
 
+/// A restore whose claim on the store is taken (on the calling thread, so a checkpoint
+/// or restore started after it is `ERR_STATEKIT_BUSY`) and whose work is not done yet.
+pub struct PendingRestore {
+    path: PathBuf,
+    claim: Option<Claim>,
+    default_ttl: Ttl,
+    /// Held until the restore is done, so that closing the store waits for it.
+    _store: Store,
+}
+
+enum Claim {
+    Memory(RestoreClaim),
+    Sled(SledRestoreClaim),
+}
+
+impl PendingRestore {
+    pub(super) fn begin(store: &Store, path: &Path) -> Result<PendingRestore> {
+        if path.as_os_str().is_empty() {
+            return Err(Error::invalid_arg("path must be a non-empty string"));
+        }
+        crate::checkpoint::request::check_path(path)?;
+        let (claim, default_ttl) = match store {
+            Store::Memory(t) => (Claim::Memory(t.claim_restore()?), t.default_ttl()),
+            Store::Sled(t) => (Claim::Sled(t.claim_restore()?), Ttl::Never),
+        };
+        Ok(PendingRestore {
+            path: path.to_path_buf(),
+            claim: Some(claim),
+            default_ttl,
+            _store: store.clone(),
+        })
+    }
+
+    /// Reads, verifies and applies the checkpoint chain. Blocks: run it on a worker
+    /// thread. The memory tier's new state is built aside and switched in by
+    /// [`Store::adopt`]; the sled tier's in place.
+    pub fn run(&mut self) -> Result<Restored> {
+        match self.claim.take() {
+            Some(Claim::Memory(claim)) => {
+                let (tier, summary) = MemoryTier::restore_from(&self.path, self.default_ttl)?;
+                Ok(Restored {
+                    state: Some(Store::Memory(tier)),
+                    summary,
+                    claim: Some(claim),
+                })
+            }
+            Some(Claim::Sled(claim)) => Ok(Restored {
+                state: None,
+                summary: claim.restore(&self.path)?,
+                claim: None,
+            }),
+            None => Err(Error::new(ErrorCode::Io, "restore already run")),
+        }
+    }
+}
+
 /// What a restore built: its summary and, for the memory tier, the new state that
 /// [`Store::adopt`] switches in.
 pub struct Restored {
@@ -57,28 +115,6 @@ pub struct Restored {
 }
 
 impl Restored {
-    pub(super) fn build(store: &Store, path: &Path) -> Result<Restored> {
-        if path.as_os_str().is_empty() {
-            return Err(Error::invalid_arg("path must be a non-empty string"));
-        }
-        Ok(match store {
-            Store::Memory(t) => {
-                let claim = t.claim_restore()?;
-                let (tier, summary) = MemoryTier::restore_from(path, t.default_ttl())?;
-                Restored {
-                    state: Some(Store::Memory(tier)),
-                    summary,
-                    claim: Some(claim),
-                }
-            }
-            Store::Sled(t) => Restored {
-                state: None,
-                summary: t.restore_from(path)?,
-                claim: None,
-            },
-        })
-    }
-
     /// What the restore did.
     pub fn summary(&self) -> &RestoreSummary {
         &self.summary

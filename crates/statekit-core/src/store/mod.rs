@@ -12,7 +12,7 @@ use std::time::Duration;
 
 pub use cursor::Cursor;
 pub use into::Copied;
-pub use jobs::{PendingCheckpoint, Restored};
+pub use jobs::{PendingCheckpoint, PendingRestore, Restored};
 
 use crate::batch::PutEntry;
 use crate::checkpoint::CheckpointRequest;
@@ -200,11 +200,18 @@ impl Store {
         PendingCheckpoint::begin(self, req)
     }
 
+    /// Claims the store for a restore of the checkpoint at `path` (cheap; on the
+    /// calling thread): checkpoints and restores started after it are
+    /// `ERR_STATEKIT_BUSY`. The returned restore does the work, on a worker thread.
+    pub fn begin_restore(&self, path: &Path) -> Result<PendingRestore> {
+        PendingRestore::begin(self, path)
+    }
+
     /// Restores the checkpoint at `path` and its chain, verifying as it reads. Blocks:
     /// run it on a worker thread. The memory tier builds the new state aside and it is
     /// switched in by [`Store::adopt`]; the sled tier switches in place.
     pub fn restore(&self, path: &Path) -> Result<Restored> {
-        Restored::build(self, path)
+        self.begin_restore(path)?.run()
     }
 
     /// The store to use from now on after `restored`: the new memory tier (keeping
