@@ -1,0 +1,100 @@
+//! Restores from any bytes, into both tiers. One input is split into up to four files
+//! (`statekit_fuzz::SPLIT`), each fixed up (`statekit_fuzz::fixup`), written side by
+//! side in a scratch directory; the last is restored, so incremental checkpoints find
+//! their bases among the others. Neither tier may panic; a refusal is
+//! `ERR_STATEKIT_CORRUPT` and leaves a sled store exactly as it was; when both tiers
+//! restore, they hold the same entries.
+//!
+//! With `STATEKIT_FUZZ_STRICT=1` the tiers must also agree on accepting or refusing
+//! each input (they are known not to: see scripts/fuzz.sh).
+#![no_main]
+
+use std::path::PathBuf;
+use std::sync::{Arc, OnceLock};
+
+use libfuzzer_sys::fuzz_target;
+use statekit_core::{ErrorCode, KeyRange, MemoryTier, SledOptions, SledTier, Ttl};
+
+struct Env {
+    dir: PathBuf,
+    sled: Arc<SledTier>,
+    strict: bool,
+}
+
+fn env() -> &'static Env {
+    static ENV: OnceLock<Env> = OnceLock::new();
+    ENV.get_or_init(|| {
+        let root = statekit_fuzz::scratch_dir("restore");
+        let dir = root.join("checkpoints");
+        std::fs::create_dir_all(&dir).unwrap();
+        let mut options = SledOptions::new(root.join("sled"));
+        options.flush_every_ms = None;
+        let sled = Arc::new(SledTier::open(&options).expect("cannot open the sled tier"));
+        let strict = std::env::var("STATEKIT_FUZZ_STRICT").is_ok_and(|v| v == "1");
+        Env { dir, sled, strict }
+    })
+}
+
+fn sled_entries(sled: &SledTier) -> Vec<(Vec<u8>, Vec<u8>)> {
+    let mut out = Vec::new();
+    let mut after: Option<Vec<u8>> = None;
+    loop {
+        let page = sled
+            .page(&KeyRange::default(), after.as_deref(), 256)
+            .expect("cannot list the sled tier");
+        out.extend(page.entries.iter().map(|(k, v)| (k.to_vec(), v.to_vec())));
+        match (page.done, page.last) {
+            (false, Some(last)) => after = Some(last.to_vec()),
+            _ => break,
+        }
+    }
+    out
+}
+
+fuzz_target!(|data: &[u8]| {
+    let env = env();
+    for e in std::fs::read_dir(&env.dir).unwrap().flatten() {
+        std::fs::remove_file(e.path()).unwrap();
+    }
+    let files = statekit_fuzz::split_files(data);
+    let mut target = PathBuf::new();
+    for (i, f) in files.iter().enumerate() {
+        target = env.dir.join(format!("{i}.skc"));
+        std::fs::write(&target, statekit_fuzz::fixup(f)).unwrap();
+    }
+
+    let memory = MemoryTier::restore_from(&target, Ttl::Never);
+    if let Err(e) = &memory {
+        assert_eq!(e.code, ErrorCode::Corrupt, "memory restore: {e:?}");
+    }
+
+    let before = env.sled.stats().entry_count;
+    let sled = env.sled.restore_from(&target);
+    let after = env.sled.stats().entry_count;
+    match &sled {
+        Err(e) => {
+            assert_eq!(e.code, ErrorCode::Corrupt, "sled restore: {e:?}");
+            assert_eq!(before, after, "a refused sled restore changed the entry count");
+        }
+        Ok(summary) => assert_eq!(summary.entries, after),
+    }
+
+    match (&memory, &sled) {
+        (Ok((tier, m)), Ok(s)) => {
+            assert_eq!(m.id, s.id);
+            assert_eq!(m.chain, s.chain);
+            assert_eq!(tier.len() as u64, m.entries);
+            assert_eq!(m.entries, s.entries, "the tiers restored different entry counts");
+            for (key, value) in sled_entries(&env.sled) {
+                assert_eq!(
+                    tier.peek_with(&key, |v| v.to_vec()).unwrap().as_ref(),
+                    Some(&value),
+                    "the tiers restored different values for key {key:?}"
+                );
+            }
+        }
+        (Ok(_), Err(e)) if env.strict => panic!("only sled refused: {e:?}"),
+        (Err(e), Ok(_)) if env.strict => panic!("only memory refused: {e:?}"),
+        _ => {}
+    }
+});
