@@ -89,7 +89,10 @@ fn incremental_records() -> Vec<Record<'static>> {
 fn two_blocks(a: &[u8], b: &[u8]) -> Vec<u8> {
     let body = |f: &[u8]| {
         let meta = u32::from_le_bytes(f[48..52].try_into().unwrap()) as usize;
-        (statekit_fuzz::HEADER_FIXED + meta + 4, f.len() - statekit_fuzz::FOOTER_LEN)
+        (
+            statekit_fuzz::HEADER_FIXED + meta + 4,
+            f.len() - statekit_fuzz::FOOTER_LEN,
+        )
     };
     let (a_start, a_end) = body(a);
     let (b_start, b_end) = body(b);
@@ -102,7 +105,11 @@ fn two_blocks(a: &[u8], b: &[u8]) -> Vec<u8> {
 }
 
 fn main() {
-    let root = PathBuf::from(std::env::args().nth(1).unwrap_or_else(|| "fuzz/seeds".into()));
+    let root = PathBuf::from(
+        std::env::args()
+            .nth(1)
+            .unwrap_or_else(|| "fuzz/seeds".into()),
+    );
     let tmp = std::env::temp_dir().join(format!("statekit-make-seeds-{}", std::process::id()));
     std::fs::create_dir_all(&tmp).unwrap();
     let meta = r#"{"offsets":{"0":42}}"#;
@@ -114,7 +121,11 @@ fn main() {
     let mut reader: Vec<(String, Vec<u8>)> = Vec::new();
     let mut restore: Vec<(String, Vec<u8>)> = Vec::new();
     for (name, c) in compressions {
-        let full = write(&tmp, header(Kind::Full, c, FULL_ID, 0, meta), &full_records());
+        let full = write(
+            &tmp,
+            header(Kind::Full, c, FULL_ID, 0, meta),
+            &full_records(),
+        );
         let incr = write(
             &tmp,
             header(Kind::Incremental, c, INCR_ID, FULL_ID, "{}"),
@@ -132,7 +143,11 @@ fn main() {
     let none_incr = &reader[1].1;
     let spliced = two_blocks(none_full, none_incr);
     reader.push(("two-blocks-none.skc".into(), spliced));
-    let empty = write(&tmp, header(Kind::Full, Compression::Zstd(1), FULL_ID, 0, "{}"), &[]);
+    let empty = write(
+        &tmp,
+        header(Kind::Full, Compression::Zstd(1), FULL_ID, 0, "{}"),
+        &[],
+    );
     reader.push(("empty-zstd.skc".into(), empty.clone()));
     restore.push(("empty-zstd.skc".into(), empty));
 
@@ -142,7 +157,11 @@ fn main() {
         for (name, bytes) in seeds.iter() {
             // A seed from statekit's writer comes through a fixup unchanged.
             for f in statekit_fuzz::split_files(bytes) {
-                assert_eq!(statekit_fuzz::fixup(f), f, "{name}: fixup changed a valid file");
+                assert_eq!(
+                    statekit_fuzz::fixup(f),
+                    f,
+                    "{name}: fixup changed a valid file"
+                );
             }
             std::fs::write(dir.join(name), bytes).unwrap();
         }

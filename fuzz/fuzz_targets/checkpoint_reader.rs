@@ -89,7 +89,10 @@ fn check(bytes: &[u8]) {
     let read = read_all(path);
     match (&verified, &read) {
         (Ok(info), Ok((info2, digest))) => {
-            assert_eq!(info, info2, "verify and CheckpointReader disagree on the info");
+            assert_eq!(
+                info, info2,
+                "verify and CheckpointReader disagree on the info"
+            );
             assert_eq!(info.file_bytes, bytes.len() as u64);
             assert_eq!(
                 digest.records, info.header.entry_count,

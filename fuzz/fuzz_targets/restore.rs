@@ -74,7 +74,10 @@ fuzz_target!(|data: &[u8]| {
     match &sled {
         Err(e) => {
             assert_eq!(e.code, ErrorCode::Corrupt, "sled restore: {e:?}");
-            assert_eq!(before, after, "a refused sled restore changed the entry count");
+            assert_eq!(
+                before, after,
+                "a refused sled restore changed the entry count"
+            );
         }
         Ok(summary) => assert_eq!(summary.entries, after),
     }
@@ -84,7 +87,10 @@ fuzz_target!(|data: &[u8]| {
             assert_eq!(m.id, s.id);
             assert_eq!(m.chain, s.chain);
             assert_eq!(tier.len() as u64, m.entries);
-            assert_eq!(m.entries, s.entries, "the tiers restored different entry counts");
+            assert_eq!(
+                m.entries, s.entries,
+                "the tiers restored different entry counts"
+            );
             for (key, value) in sled_entries(&env.sled) {
                 assert_eq!(
                     tier.peek_with(&key, |v| v.to_vec()).unwrap().as_ref(),

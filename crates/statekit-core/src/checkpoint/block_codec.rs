@@ -134,7 +134,10 @@ mod tests {
         let raw = b"records records records records".repeat(100);
         for c in [Compression::None, Compression::Zstd(1), Compression::Lz4] {
             let s = stored(c, &raw);
-            assert_eq!(BlockDecoder::new(c).decode(&s, raw.len()).unwrap(), &raw[..]);
+            assert_eq!(
+                BlockDecoder::new(c).decode(&s, raw.len()).unwrap(),
+                &raw[..]
+            );
         }
     }
 
@@ -149,7 +152,11 @@ mod tests {
             for claimed in [raw.len() + 1, 1 << 30, 3_487_918_080, u32::MAX as usize] {
                 let e = d.decode(&s, claimed).unwrap_err();
                 assert!(!e.is_empty());
-                assert!(d.buf.capacity() < 1 << 20, "{c:?} reserved {}", d.buf.capacity());
+                assert!(
+                    d.buf.capacity() < 1 << 20,
+                    "{c:?} reserved {}",
+                    d.buf.capacity()
+                );
             }
             assert!(d.decode(&s, raw.len() - 1).is_err());
             assert_eq!(d.decode(&s, raw.len()).unwrap(), &raw[..]);
