@@ -8,10 +8,10 @@
 #   scripts/fuzz.sh build                 installs cargo-fuzz if needed and builds
 #
 # cargo fuzz passes nightly-only flags to rustc; RUSTC_BOOTSTRAP=1 lets the stable
-# toolchain take them. FUZZ_SANITIZER picks the sanitizer (default none: about ten
-# times the executions a second of address; the core's unsafe code is also checked
-# by its tests). FUZZ_JOBS runs that many fuzzing processes (default 1). Extra
-# libFuzzer flags go in FUZZ_ARGS, e.g. FUZZ_ARGS="-runs=10000000".
+# toolchain take them. FUZZ_SANITIZER picks the sanitizer (default none: over ten
+# times the executions a second of address, whose runtime the stable toolchain
+# ships; the core's unsafe code is also checked by its tests). One fuzzing process
+# a target. Extra libFuzzer flags go in FUZZ_ARGS, e.g. FUZZ_ARGS="-runs=10000000".
 #
 # The corpus each run grows is fuzz/corpus/TARGET (not committed); the committed seeds
 # are fuzz/seeds/TARGET. A crash is written to fuzz/artifacts/TARGET/ and fails the
@@ -24,7 +24,6 @@ TARGETS=(checkpoint_reader restore)
 export RUSTC_BOOTSTRAP=1
 export CARGO_TERM_COLOR="${CARGO_TERM_COLOR:-never}"
 SANITIZER="${FUZZ_SANITIZER:-none}"
-JOBS="${FUZZ_JOBS:-1}"
 
 install() {
   if [[ "$(cargo fuzz --version 2>/dev/null || true)" != "cargo-fuzz $CARGO_FUZZ_VERSION" ]]; then
@@ -55,17 +54,13 @@ run() {
   mkdir -p "fuzz/corpus/$target"
   local log
   log="$(mktemp)"
-  echo "=== fuzz $target for ${seconds}s (sanitizer $SANITIZER, $JOBS job(s))"
+  echo "=== fuzz $target for ${seconds}s (sanitizer $SANITIZER)"
   local status=0
   # shellcheck disable=SC2086
-  cargo fuzz run -O --sanitizer "$SANITIZER" --jobs "$JOBS" "$target" \
+  cargo fuzz run -O --sanitizer "$SANITIZER" "$target" \
     "fuzz/corpus/$target" "fuzz/seeds/$target" -- \
     -max_total_time="$seconds" -max_len="$(max_len "$target")" -rss_limit_mb=2048 \
     -print_final_stats=1 ${FUZZ_ARGS:-} >"$log" 2>&1 || status=$?
-  if [[ "$JOBS" != 1 ]]; then
-    cat fuzz-*.log >>"$log" 2>/dev/null || true
-    rm -f fuzz-*.log
-  fi
   grep -E '^(stat::number_of_executed_units|stat::average_exec_per_sec|stat::peak_rss_mb|Done)' "$log" || true
   if [[ "$status" != 0 ]]; then
     grep -E -A30 'panicked|ERROR: libFuzzer|SUMMARY' "$log" | head -80 || tail -80 "$log"
