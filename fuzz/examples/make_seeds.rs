@@ -139,10 +139,34 @@ fn main() {
             statekit_fuzz::join_files(&[full, incr]),
         ));
     }
-    let none_full = &reader[0].1;
+    let none_full = &reader[0].1.clone();
     let none_incr = &reader[1].1;
     let spliced = two_blocks(none_full, none_incr);
     reader.push(("two-blocks-none.skc".into(), spliced));
+    // The same keys in two blocks of a full checkpoint, with other values: the tiers
+    // may keep different ones (see fuzz/README.md).
+    let other_values: Vec<Record<'_>> = full_records()
+        .into_iter()
+        .map(|r| match r {
+            Record::Put {
+                key, expires_at, ..
+            } => Record::Put {
+                key,
+                expires_at,
+                value: b"other",
+            },
+            r => r,
+        })
+        .collect();
+    let other = write(
+        &tmp,
+        header(Kind::Full, Compression::None, FULL_ID, 0, meta),
+        &other_values,
+    );
+    restore.push((
+        "tiers-differ-key-in-two-blocks.skc".into(),
+        two_blocks(none_full, &other),
+    ));
     let empty = write(
         &tmp,
         header(Kind::Full, Compression::Zstd(1), FULL_ID, 0, "{}"),
