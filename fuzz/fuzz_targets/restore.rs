@@ -13,8 +13,8 @@
 //! A full checkpoint names each key once (docs/checkpoint-format.md); one that names a
 //! key in two blocks is accepted by both tiers, but the memory tier restores a lone
 //! full checkpoint's blocks on two threads, so which value it keeps is a race (sled
-//! keeps the last). Values of keys named more than once in a lone full checkpoint are
-//! compared only with `STATEKIT_FUZZ_STRICT=1`.
+//! keeps the last). For a lone full checkpoint that names a key more than once, the
+//! counts and those keys' values are compared only with `STATEKIT_FUZZ_STRICT=1`.
 //!
 //! With `STATEKIT_FUZZ_STRICT=1` the tiers must also agree on accepting or refusing
 //! each input (they are known not to: see scripts/fuzz.sh).
@@ -114,10 +114,6 @@ fuzz_target!(|data: &[u8]| {
             assert_eq!(m.id, s.id);
             assert_eq!(m.chain, s.chain);
             assert_eq!(tier.len() as u64, m.entries);
-            assert_eq!(
-                m.entries, s.entries,
-                "the tiers restored different entry counts"
-            );
             let mut named_twice = std::collections::HashSet::new();
             if m.chain.len() == 1 && !env.strict {
                 let mut seen = std::collections::HashSet::new();
@@ -126,6 +122,13 @@ fuzz_target!(|data: &[u8]| {
                         named_twice.insert(k);
                     }
                 }
+            }
+            // A key named twice may be kept by one tier and dropped (expired) by the other.
+            if named_twice.is_empty() {
+                assert_eq!(
+                    m.entries, s.entries,
+                    "the tiers restored different entry counts"
+                );
             }
             for (key, value) in sled_entries(&env.sled) {
                 if named_twice.contains(&key) {
