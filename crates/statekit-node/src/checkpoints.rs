@@ -2,7 +2,6 @@
 //! on the calling thread; writing, restoring and verifying run on libuv's worker
 //! threads and settle one Promise.
 
-
 use napi::bindgen_prelude::{AsyncTask, Env};
 use napi_derive::napi;
 use statekit_core::{
