@@ -114,14 +114,18 @@ class DirectoryStorage implements CheckpointStorage {
     }
   }
 
-  async listCheckpoints(): Promise<StoredCheckpoint[]> {
-    let names: string[]
+  /** The names in the directory; none if it does not exist yet. */
+  async #names(): Promise<string[]> {
     try {
-      names = await fsp.readdir(this.localDir)
+      return await fsp.readdir(this.localDir)
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code === 'ENOENT') return []
       throw io(`cannot read ${this.localDir}`, e)
     }
+  }
+
+  async listCheckpoints(): Promise<StoredCheckpoint[]> {
+    const names = await this.#names()
     const out: StoredCheckpoint[] = []
     for (const name of names.sort()) {
       if (DOCUMENTS.has(name) || name.endsWith('.tmp') || name.endsWith('.lock')) continue
@@ -159,13 +163,7 @@ class DirectoryStorage implements CheckpointStorage {
   }
 
   async removeLeftovers(listed: ReadonlySet<string>): Promise<string[]> {
-    let names: string[]
-    try {
-      names = await fsp.readdir(this.localDir)
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return []
-      throw io(`cannot read ${this.localDir}`, e)
-    }
+    const names = await this.#names()
     const removed: string[] = []
     for (const name of names) {
       const orphan = isCheckpointName(name) && !listed.has(name)
