@@ -24,6 +24,7 @@ export type {
   StateBackend,
 } from './types.js'
 export { NativeBackend } from './native-backend.js'
+export type { SharedStoreDescriptor } from './shared.js'
 export { MemoryBackend, type MemoryBackendOptions } from './memory-backend.js'
 export { SledBackend, type SledBackendOptions } from './sled-backend.js'
 export { TypedStore } from './typed-store.js'

@@ -55,5 +55,8 @@ pub use memory::{MemorySnapshot, MemoryTier, ENTRY_OVERHEAD};
 pub use range::KeyRange;
 pub use sled::{SledMode, SledOptions, SledSnapshot, SledTier, DEFAULT_FLUSH_EVERY_MS};
 pub use stats::StatsSnapshot;
-pub use store::{Copied, Cursor, PendingCheckpoint, PendingRestore, Restored, Store};
+pub use store::{
+    Attached, Copied, Cursor, PendingCheckpoint, PendingRestore, Restored, ShareTicket, Sharing,
+    Store,
+};
 pub use ttl::{Ttl, NEVER};

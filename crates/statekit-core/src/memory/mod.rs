@@ -7,6 +7,7 @@ pub(crate) mod checkpoint;
 pub(crate) mod key_bytes;
 pub(crate) mod snapshot;
 mod tier;
+pub(crate) mod write;
 
 pub use snapshot::{MemorySnapshot, RestoreClaim};
 pub(crate) use tier::{entry_size, Entry};

@@ -15,6 +15,7 @@ use crate::checkpoint::format::{Kind, Record};
 use crate::checkpoint::writer::CheckpointWriter;
 use crate::checkpoint::Cut;
 use crate::error::{Error, ErrorCode, Result};
+use crate::memory::write::Locked;
 use crate::memory::{Entry, MemoryTier};
 use crate::prefetch::prefetch;
 use crate::ttl::is_expired;
@@ -110,6 +111,16 @@ impl SnapshotState {
         self.base.lock().ok().and_then(|b| *b)
     }
 
+    /// Starts over from a restored checkpoint: `base` is the base of the next
+    /// incremental checkpoint, and the deletes and clears recorded before are dropped.
+    pub(crate) fn restart_from(&self, base: Base) {
+        if let Ok(mut d) = self.deletes.lock() {
+            d.clear();
+        }
+        self.cleared_at.store(0, SeqCst);
+        self.set_base(base);
+    }
+
     /// Makes `base` the base of the next incremental checkpoint (after a restore).
     pub fn set_base(&self, base: Base) {
         self.tracking.store(true, SeqCst);
@@ -132,8 +143,8 @@ pub struct MemorySnapshot {
 }
 
 impl MemoryTier {
-    /// Takes the cut of a checkpoint. Call it on the thread that writes, so every
-    /// write it made before is in the checkpoint and none after.
+    /// Takes the cut of a checkpoint: every write that returned (on any thread) before
+    /// this call is in the checkpoint, and none that starts after it.
     pub fn begin_snapshot(self: &Arc<Self>, kind: Kind) -> Result<MemorySnapshot> {
         let st = &self.snapshot;
         let base = st.base();
@@ -142,6 +153,11 @@ impl MemoryTier {
                 "an incremental checkpoint needs a base: take a full checkpoint (or restore one) first",
             ));
         }
+        // Every shard's lock is held while the cut is taken and published: each write,
+        // from any thread, takes its version and reads the cut under its shards' locks
+        // (see `crate::memory::write`), so it falls wholly before the cut or wholly
+        // after, and the deletes recorded below are exactly those before it.
+        let _locked = Locked::all(self);
         let cut = self.seq.fetch_add(1, SeqCst);
         if st.active.compare_exchange(0, cut, SeqCst, SeqCst).is_err() {
             return Err(busy());

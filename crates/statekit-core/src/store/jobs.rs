@@ -3,6 +3,7 @@
 //! caller).
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use super::Store;
 use crate::checkpoint::{
@@ -12,7 +13,6 @@ use crate::error::{Error, ErrorCode, Result};
 use crate::memory::{MemorySnapshot, MemoryTier, RestoreClaim};
 use crate::sled::SledRestoreClaim;
 use crate::sled::SledSnapshot;
-use crate::ttl::Ttl;
 
 /// A checkpoint whose cut is taken and whose file is not written yet. Dropping it
 /// unwritten ends the cut and publishes nothing.
@@ -54,9 +54,8 @@ impl PendingCheckpoint {
 pub struct PendingRestore {
     path: PathBuf,
     claim: Option<Claim>,
-    default_ttl: Ttl,
     /// Held until the restore is done, so that closing the store waits for it.
-    _store: Store,
+    store: Store,
 }
 
 enum Claim {
@@ -70,15 +69,14 @@ impl PendingRestore {
             return Err(Error::invalid_arg("path must be a non-empty string"));
         }
         crate::checkpoint::request::check_path(path)?;
-        let (claim, default_ttl) = match store {
-            Store::Memory(t) => (Claim::Memory(t.claim_restore()?), t.default_ttl()),
-            Store::Sled(t) => (Claim::Sled(t.claim_restore()?), Ttl::Never),
+        let claim = match store {
+            Store::Memory(t) => Claim::Memory(t.claim_restore()?),
+            Store::Sled(t) => Claim::Sled(t.claim_restore()?),
         };
         Ok(PendingRestore {
             path: path.to_path_buf(),
             claim: Some(claim),
-            default_ttl,
-            _store: store.clone(),
+            store: store.clone(),
         })
     }
 
@@ -86,31 +84,31 @@ impl PendingRestore {
     /// thread. The memory tier's new state is built aside and switched in by
     /// [`Store::adopt`]; the sled tier's in place.
     pub fn run(&mut self) -> Result<Restored> {
-        match self.claim.take() {
-            Some(Claim::Memory(claim)) => {
-                let (tier, summary) = MemoryTier::restore_from(&self.path, self.default_ttl)?;
+        match (self.claim.take(), &self.store) {
+            (Some(Claim::Memory(claim)), Store::Memory(live)) => {
+                let (tier, summary) = live.restore_aside(&self.path)?;
                 Ok(Restored {
-                    state: Some(Store::Memory(tier)),
+                    state: Some(tier),
                     summary,
                     claim: Some(claim),
                 })
             }
-            Some(Claim::Sled(claim)) => Ok(Restored {
+            (Some(Claim::Sled(claim)), _) => Ok(Restored {
                 state: None,
                 summary: claim.restore(&self.path)?,
                 claim: None,
             }),
-            None => Err(Error::new(ErrorCode::Io, "restore already run")),
+            _ => Err(Error::new(ErrorCode::Io, "restore already run")),
         }
     }
 }
 
-/// What a restore built: its summary and, for the memory tier, the new state that
+/// What a restore built: its summary and, for the memory tier, the new data that
 /// [`Store::adopt`] switches in.
 pub struct Restored {
-    state: Option<Store>,
+    state: Option<Arc<MemoryTier>>,
     summary: RestoreSummary,
-    /// The memory tier being replaced, claimed until the new state is switched in.
+    /// The memory tier being restored, claimed until the new data is switched in.
     claim: Option<RestoreClaim>,
 }
 
@@ -120,9 +118,17 @@ impl Restored {
         &self.summary
     }
 
-    /// The restored state, once: taking it ends the claim on the replaced tier.
-    pub(super) fn take_state(&mut self) -> Option<Store> {
+    /// Switches the restored data into `live` (once), then ends the claim on it. The
+    /// replaced data is freed on a thread of its own, so the caller does not wait for
+    /// millions of entries to be dropped.
+    pub(super) fn switch_into(&mut self, live: &MemoryTier) {
+        if let Some(next) = self.state.take() {
+            live.switch_in(&next);
+            let freed = std::thread::Builder::new()
+                .name("statekit-free".into())
+                .spawn(move || drop(next));
+            drop(freed);
+        }
         self.claim = None;
-        self.state.take()
     }
 }
