@@ -169,9 +169,27 @@ fn presize(
         .iter()
         .map(|(p, _)| std::fs::metadata(p).map_or(0, |m| m.len()))
         .sum();
+    presize_for(claimed, file_bytes)
+}
+
+fn presize_for(claimed: u64, file_bytes: u64) -> usize {
     claimed
         .min(file_bytes.saturating_mul(MAX_ENTRIES_PER_FILE_BYTE))
         .min(1 << 28) as usize
+}
+
+#[cfg(test)]
+mod tests {
+    use super::presize_for;
+
+    #[test]
+    fn a_header_claiming_more_entries_than_its_file_can_hold_does_not_size_the_table() {
+        // The fuzzer's case: a 248-byte file whose header claimed enough entries to
+        // allocate 529 MB before the damage was found.
+        assert_eq!(presize_for(u64::MAX, 248), 992);
+        assert_eq!(presize_for(1_000_000, 40 << 20), 1_000_000);
+        assert_eq!(presize_for(u64::MAX, u64::MAX), 1 << 28);
+    }
 }
 
 /// The most entries a byte of checkpoint file is taken to hold when sizing a restore:
