@@ -89,3 +89,28 @@ test('namespace TTLs expire', async (t) => {
   t.is(await ns.get('k'), undefined)
   await b.close()
 })
+
+test('msgpack refuses, at any depth, what it cannot represent, and writes nothing', async (t) => {
+  const b = new MemoryBackend()
+  const ns = b.namespace('m', { codec: 'msgpack' })
+  const refused = [
+    { f() {}, a: 1 },
+    { a: { b: [1, { g: () => 2 }] } },
+    [Symbol('s')],
+    { m: new Map([[1, 2]]) },
+    { s: new Set([1]) },
+    { e: new Error('x') },
+  ]
+  const circular = { a: 1 }
+  circular.self = circular
+  refused.push(circular)
+  for (const value of refused) {
+    const err = await t.throwsAsync(ns.put('k', value), { code: 'ERR_STATEKIT_INVALID_ARG' })
+    t.regex(err.message, /msgpack cannot encode/)
+    t.is(await ns.get('k'), undefined, 'nothing was written')
+  }
+  const fine = { a: 1, nested: { list: [1, 'two', null, true, Buffer.from([3])], when: new Date(0) } }
+  await ns.put('k', fine)
+  t.deepEqual(await ns.get('k'), fine)
+  await b.close()
+})

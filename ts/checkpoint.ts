@@ -1,5 +1,7 @@
+import { resolve as resolvePath } from 'node:path'
 import { describe, fromNative, invalidArg } from './errors.js'
 import { addon } from './native.js'
+import { checkOptions } from './options.js'
 
 /** Options of `checkpoint()`. */
 export interface CheckpointOptions {
@@ -88,7 +90,7 @@ export function nativeCheckpointOptions(opts: unknown): {
 } {
   if (opts === undefined) return {}
   if (opts === null || typeof opts !== 'object') throw invalidArg(`checkpoint options must be an object, got ${describe(opts)}`)
-  const o = opts as CheckpointOptions
+  const o = checkOptions(opts as CheckpointOptions, ['compression', 'level', 'metadata', 'incremental'], 'checkpoint')!
   const out: { compression?: string; level?: number; metadata?: string; incremental?: boolean } = {}
   if (o.compression !== undefined) {
     if (o.compression !== 'zstd' && o.compression !== 'lz4' && o.compression !== 'none') {
@@ -139,7 +141,7 @@ type NativeFileInfo = Awaited<ReturnType<typeof addon.readCheckpointInfo>>
 
 function fileInfo(n: NativeFileInfo): CheckpointFileInfo {
   const out: CheckpointFileInfo = {
-    path: n.path,
+    path: resolvePath(n.path),
     id: n.id,
     kind: n.kind as CheckpointFileInfo['kind'],
     createdAt: n.createdAt,
@@ -169,7 +171,7 @@ export function checkpointInfo(n: {
 }): CheckpointInfo {
   const out: CheckpointInfo = {
     id: n.id,
-    path: n.path,
+    path: resolvePath(n.path),
     kind: n.kind as CheckpointInfo['kind'],
     entries: n.entries,
     bytes: n.bytes,

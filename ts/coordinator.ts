@@ -3,6 +3,7 @@ import { EventEmitter } from 'node:events'
 import { promises as fsp } from 'node:fs'
 import { verifyCheckpoint, type CheckpointInfo } from './checkpoint.js'
 import { describe, invalidArg, StateError } from './errors.js'
+import { checkOptions } from './options.js'
 import { isLive, LeaseKeeper, leaseHeld, leaseOptions, readLease, type Lease, type LeaseOptions, type LeaseState } from './lease.js'
 import { loadManifest, manifestLocation, retentionPlan, storeManifest, type Manifest, type ManifestEntry } from './manifest.js'
 import { restoreLatestIn, type RestoreReport } from './recovery.js'
@@ -164,6 +165,7 @@ export class CheckpointCoordinator extends EventEmitter<CoordinatorEvents> {
       throw invalidArg(`backend must be a statekit backend, got ${describe(backend)}`)
     }
     if (options === null || typeof options !== 'object') throw invalidArg(`options must be an object, got ${describe(options)}`)
+    checkOptions(options, ['dir', 'storage', 'interval', 'maxCheckpoints', 'maxAge', 'compress', 'minInterval', 'fullEvery', 'metadata'], 'CheckpointCoordinator')
     if (options.storage !== undefined && options.dir !== undefined) throw invalidArg('give dir or storage, not both')
     if (options.storage !== undefined) {
       const st = options.storage as Partial<CheckpointStorage> | null
@@ -252,9 +254,12 @@ export class CheckpointCoordinator extends EventEmitter<CoordinatorEvents> {
     if (metadata !== undefined && (metadata === null || typeof metadata !== 'object' || Array.isArray(metadata))) {
       return Promise.reject(invalidArg(`metadata must be a plain object, got ${describe(metadata)}`))
     }
-    if (opts !== undefined && (opts === null || typeof opts !== 'object')) {
-      return Promise.reject(invalidArg(`options must be an object, got ${describe(opts)}`))
+    try {
+      checkOptions(opts, ['force'], 'createCheckpoint')
+    } catch (e) {
+      return Promise.reject(e)
     }
+    if (opts?.force !== undefined && typeof opts.force !== 'boolean') return Promise.reject(invalidArg(`force must be a boolean, got ${describe(opts.force)}`))
     if (this.#inflight) return this.#inflight
     const last = this.#stats.lastCheckpointAt
     if (!opts?.force && this.#minInterval > 0 && last !== null && Date.now() - last < this.#minInterval) {

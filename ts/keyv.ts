@@ -6,6 +6,7 @@
 import { EventEmitter } from 'node:events'
 import Keyv, { type KeyvOptions } from 'keyv'
 import { describe, invalidArg, StateError } from './errors.js'
+import { checkOptions } from './options.js'
 import { NativeBackend } from './native-backend.js'
 import { SledBackend } from './sled-backend.js'
 
@@ -120,9 +121,7 @@ export class KeyvStatekit extends EventEmitter<KeyvStatekitEvents> {
     if (!(backend instanceof NativeBackend)) {
       throw invalidArg(`backend must be a statekit MemoryBackend or SledBackend, got ${describe(backend)}`)
     }
-    if (options !== undefined && (options === null || typeof options !== 'object')) {
-      throw invalidArg(`options must be an object, got ${describe(options)}`)
-    }
+    checkOptions(options, ['closeBackend'], 'KeyvStatekit')
     const closeBackend = options?.closeBackend ?? false
     if (typeof closeBackend !== 'boolean') {
       throw invalidArg(`closeBackend must be a boolean, got ${describe(closeBackend)}`)

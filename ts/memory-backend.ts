@@ -1,5 +1,6 @@
 import { ttlOption } from './bytes.js'
-import { describe, fromNative, invalidArg } from './errors.js'
+import { fromNative } from './errors.js'
+import { checkOptions } from './options.js'
 import { addon } from './native.js'
 import { NativeBackend } from './native-backend.js'
 import { recoverySource, restoreLatestIn, type RecoverySource, type RestoreReport } from './recovery.js'
@@ -27,9 +28,7 @@ export interface MemoryBackendOptions {
 export class MemoryBackend extends NativeBackend {
   /** @param opts - the default TTL */
   constructor(opts?: MemoryBackendOptions) {
-    if (opts !== undefined && (opts === null || typeof opts !== 'object')) {
-      throw invalidArg(`options must be an object, got ${describe(opts)}`)
-    }
+    checkOptions(opts, ['ttl'], 'MemoryBackend')
     const ttl = ttlOption(opts?.ttl)
     let native
     try {

@@ -1,11 +1,14 @@
 import { ttlOption } from './bytes.js'
 import { describe, fromNative, invalidArg, StateError } from './errors.js'
+import { checkOptions } from './options.js'
 import { addon, type NativeStore } from './native.js'
 import { NativeBackend } from './native-backend.js'
 import { promises as fsp } from 'node:fs'
 import { fsyncDir, writeAtomic } from './durable-file.js'
 import path from 'node:path'
 import { asideName, recoverySource, restoreLatestIn, type RecoveryReport, type RecoverySource } from './recovery.js'
+
+const SLED_OPTIONS = ['path', 'ttl', 'cacheCapacity', 'compression', 'flushEveryMs', 'mode'] as const
 
 /** Options of {@link SledBackend.open}. */
 export interface SledBackendOptions {
@@ -62,6 +65,7 @@ export class SledBackend extends NativeBackend {
     if (config === null || typeof config !== 'object') {
       throw invalidArg(`config must be an object, got ${describe(config)}`)
     }
+    checkOptions(config, SLED_OPTIONS, 'SledBackend.open')
     const { path, cacheCapacity, compression, flushEveryMs, mode } = config
     if (typeof path !== 'string' || path.length === 0) {
       throw invalidArg(`path must be a non-empty string, got ${describe(path)}`)

@@ -42,7 +42,7 @@ mod tests {
     #[test]
     fn a_caught_panic_gives_its_message_and_the_mark_is_scoped() {
         assert!(!catching());
-        let seen = caught(|| catching()).unwrap();
+        let seen = caught(catching).unwrap();
         assert!(seen, "marked while the closure runs");
         let err = caught(|| -> u32 { panic!("boom {}", 7) }).unwrap_err();
         assert_eq!(message(err.as_ref()), "boom 7");
