@@ -139,6 +139,8 @@ export class CheckpointCoordinator extends EventEmitter<CoordinatorEvents> {
   #inflight: Promise<CheckpointInfo | null> | undefined
   #prepared: Promise<void> | undefined
   #sinceFull = Infinity
+  /** The id of the last checkpoint this coordinator committed: an incremental one's base. */
+  #lastId: number | undefined
   #seq = 0
   #stopped = false
   /** The lease held (or lost: then writes are fenced until it is released). */
@@ -284,7 +286,10 @@ export class CheckpointCoordinator extends EventEmitter<CoordinatorEvents> {
     try {
       await this.#prepare()
       if (this.#keeper && !this.#keeper.valid()) throw this.#lost(this.#keeper, 'it expired before it was renewed')
-      const incremental = this.#sinceFull < this.#fullEvery - 1
+      // An incremental checkpoint needs its base where a restore finds it: if the base is
+      // no longer listed (the directory was removed or emptied, the manifest replaced),
+      // a full one is taken instead, so no listed chain is ever broken.
+      const incremental = this.#sinceFull < this.#fullEvery - 1 && (await this.#baseListed())
       name = `checkpoint-${String(Date.now()).padStart(13, '0')}-${++this.#seq}-${randomBytes(3).toString('hex')}.skc`
       const target = await this.#storage.stagingPath(name)
       const compression = this.#compress ? 'zstd' : 'none'
@@ -324,6 +329,7 @@ export class CheckpointCoordinator extends EventEmitter<CoordinatorEvents> {
       }
       await this.#commit(info, name)
       this.#sinceFull = info.kind === 'full' ? 0 : sinceFull + 1
+      this.#lastId = info.id
       Object.assign(this.#stats, {
         checkpointsCreated: this.#stats.checkpointsCreated + 1,
         lastCheckpointDurationMs: info.durationMs,
@@ -346,6 +352,14 @@ export class CheckpointCoordinator extends EventEmitter<CoordinatorEvents> {
       if (this.listenerCount('error') > 0) this.emit('error', err)
       throw err
     }
+  }
+
+  /** Whether the last checkpoint committed, the next incremental one's base, is still listed. */
+  async #baseListed(): Promise<boolean> {
+    const id = this.#lastId
+    if (id === undefined) return false
+    const { manifest } = await loadManifest(this.#storage)
+    return manifest.checkpoints.some((c) => c.id === id)
   }
 
   /**
