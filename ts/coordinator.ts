@@ -61,13 +61,19 @@ export interface CreateCheckpointOptions {
 
 /** Counters of a coordinator. */
 export interface CoordinatorStats {
+  /** Checkpoints committed (listed in the manifest) by this coordinator. */
   checkpointsCreated: number
+  /** Checkpoints that failed (each also an `error` event). */
   checkpointFailures: number
+  /** Milliseconds the last good checkpoint took, or `null` before the first. */
   lastCheckpointDurationMs: number | null
   /** ms since the epoch of the last good checkpoint. */
   lastCheckpointAt: number | null
+  /** Bytes of the last good checkpoint's file, or `null` before the first. */
   lastCheckpointBytes: number | null
+  /** Restores done by `restoreLatest()`. */
   restores: number
+  /** Milliseconds the last restore took, or `null` before the first. */
   lastRestoreDurationMs: number | null
   /** The lease this coordinator holds or held, or `null` if it never took one. */
   lease: LeaseState | null
@@ -75,8 +81,11 @@ export interface CoordinatorStats {
 
 /** The events of a coordinator. */
 export interface CoordinatorEvents {
+  /** A checkpoint was committed. */
   checkpoint: [info: CheckpointInfo]
+  /** `restoreLatest()` ended; the report says which checkpoint it restored, if any, and what it skipped. */
   restore: [report: RestoreReport]
+  /** A checkpoint failed; counted in `checkpointFailures`, and the next interval tries again. */
   error: [error: StateError]
   /** A lease was taken (and the manifest marked with its fencing token). */
   'lease-acquired': [lease: LeaseState]

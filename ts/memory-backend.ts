@@ -10,6 +10,7 @@ export interface MemoryBackendOptions {
   /**
    * Default time to live of entries, in milliseconds. Absent, `0` or `Infinity`:
    * entries never expire unless a write gives its own `ttl`.
+   * @default none
    */
   ttl?: number
 }

@@ -8,8 +8,11 @@ import type { StateBackend } from './types.js'
 
 /** A checkpoint that `restoreLatest` passed over, and why. */
 export interface SkippedCheckpoint {
+  /** The checkpoint's id. */
   id: number
+  /** Where it is: a path, or an `s3://` URL. */
   file: string
+  /** Why it was passed over: the damage, or the missing checkpoint its chain needs. */
   reason: string
 }
 

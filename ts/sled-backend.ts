@@ -14,21 +14,32 @@ const SLED_OPTIONS = ['path', 'ttl', 'cacheCapacity', 'compression', 'flushEvery
 export interface SledBackendOptions {
   /** The store's directory. Created if missing; it must not be a file. */
   path: string
-  /** Default time to live of entries in milliseconds; absent, 0 or `Infinity`: none. */
+  /**
+   * Default time to live of entries in milliseconds; absent, 0 or `Infinity`: none.
+   * @default none: entries never expire unless a write gives its own `ttl`
+   */
   ttl?: number
-  /** Bytes of sled's page cache. Default: sled's (1 GiB). */
+  /**
+   * Bytes of sled's page cache.
+   * @default 1073741824 (sled's 1 GiB)
+   */
   cacheCapacity?: number
   /**
    * sled's zstd compression of its pages. It cannot change across restarts: opening a
    * store with the other setting fails with `ERR_STATEKIT_INVALID_ARG`.
+   * @default false
    */
   compression?: boolean
   /**
-   * Milliseconds between background flushes to disk. Default 500. `null`: no periodic
-   * flush; writes are durable only after `flush()` or `close()`.
+   * Milliseconds between background flushes to disk. `null`: no periodic flush;
+   * writes are durable only after `flush()` or `close()`.
+   * @default 500 (the addon's `DEFAULT_FLUSH_EVERY_MS`)
    */
   flushEveryMs?: number | null
-  /** sled's write mode: `'highThroughput'` (default) or `'lowSpace'`. */
+  /**
+   * sled's write mode: `'highThroughput'` or `'lowSpace'`.
+   * @default 'highThroughput'
+   */
   mode?: 'highThroughput' | 'lowSpace'
 }
 
