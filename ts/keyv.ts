@@ -280,18 +280,27 @@ export class KeyvStatekit extends EventEmitter<KeyvStatekitEvents> {
  * ```ts
  * const keyv = createKeyv<number>(await SledBackend.open({ path: './cache' }), { namespace: 'hits' })
  * await keyv.set('home', 1)
- * for await (const [key, value] of keyv.iterator!()) console.log(key, value)
+ * for await (const [key, value] of keyv.iterator()) console.log(key, value)
  * ```
  */
 export function createKeyv<Value = unknown>(
   store: NativeBackend | KeyvStatekit,
   options?: Omit<KeyvOptions, 'store'>,
-): Keyv<Value> {
+): KeyvWithIterator<Value> {
   const adapter = store instanceof KeyvStatekit ? store : new KeyvStatekit(store)
   if (options !== undefined && (options === null || typeof options !== 'object')) {
     throw invalidArg(`options must be an object, got ${describe(options)}`)
   }
   const keyv = new Keyv<Value>(adapter, options)
   keyv.iterator = keyv.generateIterator(adapter.iterator.bind(adapter))
-  return keyv
+  return keyv as KeyvWithIterator<Value>
+}
+
+/**
+ * A `Keyv` whose `iterator` is set (by {@link createKeyv}): it takes no argument and
+ * yields `[key, value]` of the Keyv's namespace, in key order.
+ */
+export type KeyvWithIterator<Value> = Keyv<Value> & {
+  /** The entries of this Keyv's namespace, `[key, value]`, in key order. */
+  iterator: () => AsyncGenerator<[string, Value], void>
 }
