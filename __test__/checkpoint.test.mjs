@@ -259,7 +259,8 @@ test('checkpoint options are validated and a second concurrent checkpoint is BUS
   await t.throwsAsync(b.checkpoint(path.join(dir, 'two.skc')), { code: 'ERR_STATEKIT_BUSY', instanceOf: StateError })
   await first
   await b.checkpoint(path.join(dir, 'three.skc'))
-  await t.throwsAsync(b.checkpoint(path.join(dir, 'no-such-dir', 'x.skc')), { code: 'ERR_STATEKIT_IO' })
+  // A parent directory that cannot be made (a file is in the way) is an I/O error.
+  await t.throwsAsync(b.checkpoint(path.join(dir, 'one.skc', 'sub', 'x.skc')), { code: 'ERR_STATEKIT_IO' })
   t.deepEqual(fs.readdirSync(dir).sort(), ['one.skc', 'three.skc'])
   await b.close()
   await t.throwsAsync(b.checkpoint(path.join(dir, 'closed.skc')), { code: 'ERR_STATEKIT_CLOSED' })
