@@ -1,19 +1,21 @@
 import { ttlOption } from './bytes.js'
-import { describe, fromNative, invalidArg } from './errors.js'
+import { fromNative } from './errors.js'
+import { checkOptions } from './options.js'
 import { addon } from './native.js'
 import { NativeBackend } from './native-backend.js'
 import { attachNative, type SharedStoreDescriptor } from './shared.js'
 import type { NativeStore } from './native.js'
+import { recoverySource, restoreLatestIn, type RecoverySource, type RestoreReport } from './recovery.js'
 
 /** Set by {@link MemoryBackend.attach} while it constructs the attached backend. */
 let attaching: NativeStore | undefined
-import { recoverySource, restoreLatestIn, type RecoverySource, type RestoreReport } from './recovery.js'
 
 /** Options of {@link MemoryBackend}. */
 export interface MemoryBackendOptions {
   /**
    * Default time to live of entries, in milliseconds. Absent, `0` or `Infinity`:
    * entries never expire unless a write gives its own `ttl`.
+   * @default none
    */
   ttl?: number
 }
@@ -38,9 +40,7 @@ export class MemoryBackend extends NativeBackend {
       super(native)
       return
     }
-    if (opts !== undefined && (opts === null || typeof opts !== 'object')) {
-      throw invalidArg(`options must be an object, got ${describe(opts)}`)
-    }
+    checkOptions(opts, ['ttl'], 'MemoryBackend')
     const ttl = ttlOption(opts?.ttl)
     let native
     try {

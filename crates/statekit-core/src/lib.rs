@@ -32,6 +32,7 @@ mod clock;
 mod error;
 mod limits;
 mod memory;
+pub mod panics;
 mod prefetch;
 mod range;
 mod sled;
