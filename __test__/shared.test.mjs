@@ -69,7 +69,9 @@ for (const [tier, open] of Object.entries(tiers)) {
     const flags = new Int32Array(sab)
     const workers = Array.from({ length: WRITERS }, (_, id) => start({ descriptor: d, job: 'batches', id, keys: KEYS, sab }))
     const wait = (ms) => new Promise((r) => setTimeout(r, ms))
-    await wait(50)
+    // Every worker is writing before the first checkpoint (workers start slowly on a
+    // loaded machine).
+    while (Array.from({ length: WRITERS }, (_, id) => Atomics.load(flags, 2 + 2 * id)).some((n) => n < 5)) await wait(5)
     for (let c = 0; c < 12; c++) {
       await wait(5)
       const file = path.join(dir, `cp-${c}.skc`)
@@ -87,10 +89,36 @@ for (const [tier, open] of Object.entries(tiers)) {
       }
       await check.close()
     }
+    // A restore while the workers write: afterwards every batch is whole, and the
+    // restored batch or a later one is in the store.
+    const restoredFrom = path.join(dir, 'cp-11.skc')
+    const check = new MemoryBackend()
+    await check.restore(restoredFrom)
+    await store.restore(restoredFrom)
+    await wait(20)
     Atomics.store(flags, 0, 1)
     const ends = await Promise.all(workers.map((w) => w.next()))
-    for (const e of ends) t.true(e.n > 10, `the workers kept writing (${e.n} batches)`)
+    for (const e of ends) t.true(e.n > 10 && e.error === undefined, `the workers kept writing (${JSON.stringify(e)})`)
+    for (let id = 0; id < WRITERS; id++) {
+      const values = new Set()
+      for (let j = 0; j < KEYS; j++) values.add(store.getSync(`w${id}:${String(j).padStart(3, '0')}`)?.toString())
+      t.is(values.size, 1, `after the restore, worker ${id}'s batch is whole: ${[...values]}`)
+      t.true(Number([...values][0]) >= Number(check.getSync(`w${id}:000`)?.toString()))
+    }
+    await check.close()
     await store.close()
+  })
+
+  test(`${tier}: attaching in a worker while the owner closes gives CLOSED, never a crash`, async (t) => {
+    const store = await open(t)
+    const w = start({ descriptor: store.share(), job: 'attachLoop' })
+    t.is(await w.next(), 'looping')
+    await new Promise((r) => setTimeout(r, 30))
+    await store.close()
+    const seen = await w.next()
+    t.true(seen.includes('attach:ERR_STATEKIT_CLOSED'), `${seen}`)
+    t.deepEqual(seen.filter((s) => !['attach:ERR_STATEKIT_CLOSED', 'put:ok', 'put:ERR_STATEKIT_CLOSED'].includes(s)), [])
+    t.is(await w.exited, 0)
   })
 
   test(`${tier}: a restore switches every thread to the restored state at once`, async (t) => {
