@@ -172,6 +172,10 @@ fn presize(
     presize_for(claimed, file_bytes)
 }
 
+/// The most entries a byte of checkpoint file is taken to hold when sizing a restore:
+/// generous for well-compressed data; past it the table grows as it fills.
+const MAX_ENTRIES_PER_FILE_BYTE: u64 = 4;
+
 fn presize_for(claimed: u64, file_bytes: u64) -> usize {
     claimed
         .min(file_bytes.saturating_mul(MAX_ENTRIES_PER_FILE_BYTE))
@@ -191,7 +195,3 @@ mod tests {
         assert_eq!(presize_for(u64::MAX, u64::MAX), 1 << 28);
     }
 }
-
-/// The most entries a byte of checkpoint file is taken to hold when sizing a restore:
-/// generous for well-compressed data; past it the table grows as it fills.
-const MAX_ENTRIES_PER_FILE_BYTE: u64 = 4;
