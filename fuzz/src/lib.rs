@@ -94,65 +94,6 @@ pub fn count_records(raw: &[u8]) -> Option<u32> {
     Some(n)
 }
 
-/// The keys of the puts and tombstones of one raw block, in order, or `None` if its
-/// bytes do not parse.
-fn block_keys(raw: &[u8], out: &mut Vec<Vec<u8>>) -> Option<()> {
-    let mut pos = 0usize;
-    let take = |pos: &mut usize, len: usize| -> Option<std::ops::Range<usize>> {
-        let end = pos.checked_add(len).filter(|e| *e <= raw.len())?;
-        let r = *pos..end;
-        *pos = end;
-        Some(r)
-    };
-    while pos < raw.len() {
-        let op = raw[pos];
-        pos += 1;
-        match op {
-            0 | 0x80 | 1 => {
-                let k = varint(raw, &mut pos)?;
-                out.push(raw[take(&mut pos, k)?].to_vec());
-                if op != 1 {
-                    if op == 0x80 {
-                        take(&mut pos, 8)?;
-                    }
-                    let v = varint(raw, &mut pos)?;
-                    take(&mut pos, v)?;
-                }
-            }
-            2 => {}
-            _ => return None,
-        }
-    }
-    Some(())
-}
-
-/// The keys a checkpoint file's records name, in file order (a key named twice is
-/// listed twice), as far as its blocks decode; checksums are not checked.
-pub fn keys_in(file: &[u8]) -> Vec<Vec<u8>> {
-    let mut out = Vec::new();
-    if file.len() < HEADER_FIXED + 4 + FOOTER_LEN {
-        return out;
-    }
-    let body_end = file.len() - FOOTER_LEN;
-    let header_len = HEADER_FIXED + 4 + u32_at(file, 48) as usize;
-    let mut pos = header_len;
-    while pos + BLOCK_HEADER <= body_end {
-        let stored_len = u32_at(file, pos + 4) as usize;
-        let Some(end) = (pos + BLOCK_HEADER)
-            .checked_add(stored_len)
-            .filter(|e| *e <= body_end)
-        else {
-            break;
-        };
-        let stored = &file[pos + BLOCK_HEADER..end];
-        if let Some(raw) = decompress(file[11], stored, u32_at(file, pos) as usize) {
-            let _ = block_keys(&raw, &mut out);
-        }
-        pos = end;
-    }
-    out
-}
-
 /// The raw bytes of a block stored with compression `code`, if they decode.
 fn decompress(code: u8, stored: &[u8], raw_len: usize) -> Option<Vec<u8>> {
     match code {

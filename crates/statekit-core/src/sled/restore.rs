@@ -61,6 +61,7 @@ impl RestoreTarget for Target<'_> {
     }
 
     fn remove(&mut self, key: &[u8]) -> Result<()> {
+        crate::limits::check_key(key)?;
         self.data.remove(key);
         self.counted()
     }
