@@ -26,9 +26,11 @@
 //! ```
 
 mod batch;
+mod changelog;
 mod checkpoint;
 mod cleanup;
 mod clock;
+mod dir_lock;
 mod error;
 mod limits;
 mod memory;
@@ -40,6 +42,7 @@ mod store;
 mod ttl;
 
 pub use batch::PutEntry;
+pub use changelog::{replay as replay_change_log, ChangeLog, FsyncMode, ReplaySummary, TornTail};
 pub use checkpoint::{
     block_index, verify, write_cut, BlockMeta, CheckpointBuilder, CheckpointInfo, CheckpointReader,
     CheckpointRequest, CheckpointSummary, CheckpointWriter, Compression, Cut, Footer, Header, Kind,
