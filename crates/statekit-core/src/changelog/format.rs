@@ -140,7 +140,7 @@ pub fn next_record<'a>(name: &str, bytes: &'a [u8], pos: usize) -> Result<Next<'
         return Err(corrupt(name, pos as u64, "record header checksum mismatch"));
     }
     let len = u32_at(rest, 0);
-    if len > MAX_PAYLOAD || len < 4 {
+    if !(4..=MAX_PAYLOAD).contains(&len) {
         return Err(corrupt(
             name,
             pos as u64,

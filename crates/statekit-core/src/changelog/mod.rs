@@ -18,3 +18,51 @@ pub(crate) mod writer;
 
 pub use replay::{replay, ReplaySummary, TornTail};
 pub use writer::{ChangeLog, FsyncMode};
+
+use crate::error::{Error, Result};
+
+/// The key under which a checkpoint's metadata records the change log segment its
+/// replay starts from: `{"statekitChangeLog":{"segment":N}, ...}`.
+pub const METADATA_KEY: &str = "statekitChangeLog";
+
+/// `metadata` (a JSON object's text) with the change log position added first.
+pub fn with_position(metadata: &str, segment: u64) -> Result<String> {
+    let body = metadata.trim();
+    let Some(rest) = body.strip_prefix('{') else {
+        return Err(Error::invalid_arg(
+            "checkpoint metadata must be a JSON object when the store has a change log",
+        ));
+    };
+    if body.contains(&format!("\"{METADATA_KEY}\"")) {
+        return Err(Error::invalid_arg(format!(
+            "checkpoint metadata may not use the key {METADATA_KEY}: the change log records its position there"
+        )));
+    }
+    let sep = if rest.trim_start().starts_with('}') {
+        ""
+    } else {
+        ","
+    };
+    Ok(format!(
+        "{{\"{METADATA_KEY}\":{{\"segment\":{segment}}}{sep}{rest}"
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_position_goes_first_in_the_metadata() {
+        assert_eq!(
+            with_position("{}", 3).unwrap(),
+            r#"{"statekitChangeLog":{"segment":3}}"#
+        );
+        assert_eq!(
+            with_position(r#"{"offsets":{"0":12}}"#, 4).unwrap(),
+            r#"{"statekitChangeLog":{"segment":4},"offsets":{"0":12}}"#
+        );
+        assert!(with_position("[1]", 1).is_err());
+        assert!(with_position(r#"{"statekitChangeLog":1}"#, 1).is_err());
+    }
+}

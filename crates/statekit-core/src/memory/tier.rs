@@ -11,12 +11,13 @@
 use std::collections::hash_map::RandomState;
 use std::hash::{BuildHasher, Hasher};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed, Ordering::SeqCst};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use dashmap::DashMap;
 use xxhash_rust::xxh3::Xxh3Builder;
 
 use crate::batch::PutEntry;
+use crate::changelog::ChangeLog;
 use crate::clock::{Clock, SystemClock};
 use crate::error::Result;
 use crate::limits::{check_key, check_keys, check_value};
@@ -102,6 +103,8 @@ pub struct MemoryTier {
     /// Set once a restore has switched its store to another tier; shared with cursors,
     /// which outlive the tier they read.
     replaced: Arc<AtomicBool>,
+    /// The change log, once attached (see `logged.rs`).
+    pub(crate) log: OnceLock<ChangeLog>,
 }
 
 impl std::fmt::Debug for MemoryTier {
@@ -148,6 +151,7 @@ impl MemoryTier {
             seq: AtomicU64::new(1),
             snapshot: SnapshotState::default(),
             replaced: Arc::new(AtomicBool::new(false)),
+            log: OnceLock::new(),
         }
     }
 
@@ -217,10 +221,11 @@ impl MemoryTier {
     pub fn put(&self, key: &[u8], value: &[u8], ttl: Ttl) -> Result<()> {
         check_key(key)?;
         check_value(value)?;
+        self.log_check()?; // change log
         let expires_at = self.expiry(ttl);
-        self.insert(key, value, expires_at);
+        let logged = self.insert(key, value, expires_at);
         self.counters.put(1);
-        Ok(())
+        self.log_ack(logged) // change log
     }
 
     /// Stores every entry of the batch, or none if any is invalid. All entries are
@@ -228,13 +233,19 @@ impl MemoryTier {
     /// checkpoint's cut falls before or after the whole batch.
     pub fn put_many(&self, entries: &[PutEntry<'_>]) -> Result<()> {
         PutEntry::check_all(entries)?;
+        self.log_check()?; // change log
         let now = self.now_ms();
+        let mut expiries = Vec::new(); // change log
         for e in entries {
             let expires_at = e.ttl.expires_at(self.default_ttl, now);
-            self.insert(e.key, e.value, expires_at);
+            self.insert_unlogged(e.key, e.value, expires_at);
+            expiries.push(expires_at); // change log
         }
+        // change log: one record for the batch. TODO(lead's rewrite): append while the
+        // batch holds its shards' locks; here it follows the batch's inserts.
+        let logged = self.log_batch(entries, &expiries);
         self.counters.put(entries.len() as u64);
-        Ok(())
+        self.log_ack(logged) // change log
     }
 
     /// The cut of the running checkpoint that a write with this version must keep the
@@ -255,7 +266,18 @@ impl MemoryTier {
         }
     }
 
-    fn insert(&self, key: &[u8], value: &[u8], expires_at: u64) {
+    /// Inserts and appends the put to the change log under the shard's lock; returns
+    /// the log record's number (0 without a log).
+    pub(crate) fn insert(&self, key: &[u8], value: &[u8], expires_at: u64) -> u64 {
+        self.insert_with(key, value, expires_at, true)
+    }
+
+    fn insert_unlogged(&self, key: &[u8], value: &[u8], expires_at: u64) {
+        self.insert_with(key, value, expires_at, false);
+    }
+
+    fn insert_with(&self, key: &[u8], value: &[u8], expires_at: u64, log: bool) -> u64 {
+        let mut logged = 0; // change log
         let version = self.seq.fetch_add(1, SeqCst);
         let added = entry_size(key.len(), value.len());
         let mut old_len = None;
@@ -271,6 +293,9 @@ impl MemoryTier {
                 e.value = Some(value.into());
                 e.expires_at = expires_at;
                 e.version = version;
+                if log {
+                    logged = self.log_put(key, value, expires_at); // change log
+                }
             }
             None => {
                 let entry = Entry {
@@ -279,8 +304,21 @@ impl MemoryTier {
                     version,
                     prev: None,
                 };
-                if let Some(old) = self.map.insert(key.into(), entry) {
-                    old_len = old.value.map(|v| v.len());
+                // change log: through `entry`, so the append holds the shard's lock.
+                match self.map.entry(key.into()) {
+                    dashmap::Entry::Occupied(mut slot) => {
+                        old_len = slot.insert(entry).value.map(|v| v.len());
+                        if log {
+                            logged = self.log_put(key, value, expires_at);
+                        }
+                    }
+                    dashmap::Entry::Vacant(slot) => {
+                        let held = slot.insert(entry);
+                        if log {
+                            logged = self.log_put(key, value, expires_at);
+                        }
+                        drop(held);
+                    }
                 }
             }
         }
@@ -289,23 +327,29 @@ impl MemoryTier {
             self.memory_bytes
                 .fetch_sub(entry_size(key.len(), len), Relaxed);
         }
+        logged
     }
 
     /// Removes `key`; returns whether a live entry was removed.
     pub fn delete(&self, key: &[u8]) -> Result<bool> {
         check_key(key)?;
-        Ok(self.remove(key))
+        self.log_check()?; // change log
+        let (removed, logged) = self.remove(key);
+        self.log_ack(logged)?; // change log
+        Ok(removed)
     }
 
     /// Removes `key` (leaving a tombstone if a running checkpoint needs its old value);
     /// returns whether a live entry was removed.
-    fn remove(&self, key: &[u8]) -> bool {
+    fn remove(&self, key: &[u8]) -> (bool, u64) {
+        let mut logged = 0; // change log
         let version = self.seq.fetch_add(1, SeqCst);
         let now = self.now_ms();
         let mut removed: Option<(usize, bool)> = None;
         let gone = self.map.remove_if_mut(key, |_, e| {
             let Some(v) = &e.value else { return false };
             removed = Some((v.len(), is_expired(e.expires_at, now)));
+            logged = self.log_delete(key); // change log, under the shard's lock
             let cut = self.cut_for(version);
             if e.needed_by(cut) {
                 e.preserve(cut);
@@ -319,17 +363,17 @@ impl MemoryTier {
         });
         drop(gone);
         let Some((len, expired)) = removed else {
-            return false;
+            return (false, logged);
         };
         self.snapshot.record_delete(key, version);
         self.memory_bytes
             .fetch_sub(entry_size(key.len(), len), Relaxed);
         if expired {
             self.counters.expired(1);
-            false
+            (false, logged)
         } else {
             self.counters.delete(1);
-            true
+            (true, logged)
         }
     }
 
@@ -337,12 +381,25 @@ impl MemoryTier {
     /// live entry was removed.
     pub fn delete_many(&self, keys: &[&[u8]]) -> Result<Vec<bool>> {
         check_keys(keys)?;
-        Ok(keys.iter().map(|k| self.remove(k)).collect())
+        self.log_check()?; // change log
+        let mut last = 0; // change log
+        let removed = keys
+            .iter()
+            .map(|k| {
+                let (removed, logged) = self.remove(k);
+                last = last.max(logged);
+                removed
+            })
+            .collect();
+        self.log_ack(last)?; // change log: one wait covers every record before it
+        Ok(removed)
     }
 
     /// Removes every entry.
     pub fn clear(&self) -> Result<()> {
+        self.log_check()?; // change log
         let version = self.seq.fetch_add(1, SeqCst);
+        let logged = self.log_clear(); // change log
         self.snapshot.record_clear(version);
         let cut = self.snapshot.active_cut();
         if cut == 0 {
@@ -366,7 +423,7 @@ impl MemoryTier {
             });
         }
         self.memory_bytes.store(0, Relaxed);
-        Ok(())
+        self.log_ack(logged) // change log
     }
 
     fn remove_if_expired(&self, key: &[u8]) -> bool {
