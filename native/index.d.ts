@@ -61,6 +61,15 @@ export declare class Cursor {
  * in cells instead; the object is only ever used on its JavaScript thread.
  */
 export declare class NativeStore {
+  /** Attaches a new change log (its directory must hold no segments). */
+  attachChangeLog(config: ChangeLogConfig): void
+  /**
+   * Replays the change log from segment `from_segment` (absent: the whole log) and
+   * attaches it, on a worker thread.
+   */
+  recoverChangeLog(config: ChangeLogConfig, fromSegment?: number | undefined | null): Promise<ChangeLogRecovery>
+  /** Deletes the change log segments below `first_kept`, on a worker thread. */
+  truncateChangeLog(firstKept: number): Promise<number>
   /**
    * A new empty memory-tier store whose entries expire after `default_ttl_ms`
    * (absent, 0 or infinity: never).
@@ -95,7 +104,10 @@ export declare class NativeStore {
   startCleanupTask(intervalMs: number): CleanupHandle
   /** Counters and sizes. */
   stats(): Stats
-  /** Writes every earlier write to disk, on a worker thread (sled tier). */
+  /**
+   * Writes every earlier write to disk, on a worker thread (sled tier, or a memory
+   * tier's change log).
+   */
   flush(): Promise<number>
   /** Bytes on disk, measured on a worker thread (sled tier). */
   sizeOnDisk(): Promise<number>
@@ -138,6 +150,22 @@ export interface BlockInfo {
   rawBytes: number
   storedBytes: number
   records: number
+}
+
+/** `changeLog` options of a memory store. */
+export interface ChangeLogConfig {
+  dir: string
+  /** `everysec` (default), `always` or `no`. */
+  fsync?: string
+}
+
+/** What recovering a change log replayed. */
+export interface ChangeLogRecovery {
+  segments: number
+  records: number
+  changes: number
+  expired: number
+  torn?: TornRecord
 }
 
 /** Lists the blocks of a checkpoint without decompressing them. */
@@ -308,6 +336,13 @@ export interface Stats {
   memoryBytes: number
   /** Bytes on disk (sled tier only). */
   diskBytes?: number
+}
+
+/** A torn last record that recovery cut off. */
+export interface TornRecord {
+  segment: string
+  offset: number
+  bytes: number
 }
 
 /** Checks every checksum of a checkpoint; damage is reported, not thrown. */

@@ -68,7 +68,7 @@ impl NativeStore {
     }
 
     /// Another handle on the store, or `ERR_STATEKIT_CLOSED`.
-    fn store(&self) -> Result<Store> {
+    pub(crate) fn store(&self) -> Result<Store> {
         self.store.borrow().clone().ok_or_else(closed)
     }
 }
@@ -281,7 +281,8 @@ impl NativeStore {
         Ok(self.store()?.stats().map_err(to_js)?.into())
     }
 
-    /// Writes every earlier write to disk, on a worker thread (sled tier).
+    /// Writes every earlier write to disk, on a worker thread (sled tier, or a memory
+    /// tier's change log).
     #[napi(catch_unwind, ts_return_type = "Promise<number>")]
     pub fn flush(&self) -> Result<AsyncTask<Job<StoreWork>>> {
         Ok(job(StoreWork::Flush(self.store()?)))

@@ -107,6 +107,12 @@ struct Shared {
     failed: AtomicBool,
 }
 
+/// Creates `dir` if missing and locks it against other open stores.
+pub fn lock_dir(dir: &Path) -> Result<DirLock> {
+    std::fs::create_dir_all(dir).map_err(|e| segment::io("create", dir, e))?;
+    DirLock::acquire(dir)
+}
+
 /// An open change log: appends, durability waits, rotation and truncation. Dropping
 /// it writes and fsyncs what is pending and stops the writer thread.
 pub struct ChangeLog {
@@ -128,8 +134,17 @@ impl ChangeLog {
     /// Opens the log in `dir` (created if missing; locked against other open stores)
     /// and starts segment `first` for the appends to come.
     pub fn open(dir: &Path, mode: FsyncMode, first: u64) -> Result<ChangeLog> {
-        std::fs::create_dir_all(dir).map_err(|e| segment::io("create", dir, e))?;
-        let lock = DirLock::acquire(dir)?;
+        ChangeLog::open_locked(lock_dir(dir)?, dir, mode, first)
+    }
+
+    /// Like [`ChangeLog::open`], with the directory's lock already taken (by
+    /// [`lock_dir`], before reading what the directory holds).
+    pub fn open_locked(
+        lock: DirLock,
+        dir: &Path,
+        mode: FsyncMode,
+        first: u64,
+    ) -> Result<ChangeLog> {
         let file = segment::create(dir, first)?;
         let shared = Arc::new(Shared {
             mode,

@@ -6,6 +6,7 @@
 use std::path::Path;
 
 use crate::batch::PutEntry;
+use crate::changelog::writer::lock_dir;
 use crate::changelog::{replay, ChangeLog, FsyncMode, ReplaySummary};
 use crate::checkpoint::format::Record;
 use crate::error::{Error, Result};
@@ -32,13 +33,17 @@ impl MemoryTier {
     /// already holds segments (those are recovered with
     /// [`MemoryTier::recover_change_log`]).
     pub fn attach_change_log(&self, dir: &Path, mode: FsyncMode) -> Result<()> {
-        if dir.exists() && !crate::changelog::segment::list(dir)?.is_empty() {
+        if self.log.get().is_some() {
+            return Err(Error::invalid_arg("this store already has a change log"));
+        }
+        let lock = lock_dir(dir)?;
+        if !crate::changelog::segment::list(dir)?.is_empty() {
             return Err(Error::invalid_arg(format!(
                 "changeLog.dir {} holds a change log: open it with MemoryBackend.openWithRecovery",
                 dir.display()
             )));
         }
-        self.install(ChangeLog::open(dir, mode, 1)?)
+        self.install(ChangeLog::open_locked(lock, dir, mode, 1)?)
     }
 
     /// Replays the log in `dir` from segment `from` (the number a restored
@@ -54,10 +59,8 @@ impl MemoryTier {
         if self.log.get().is_some() {
             return Err(Error::invalid_arg("this store already has a change log"));
         }
-        std::fs::create_dir_all(dir)
-            .map_err(|e| crate::changelog::segment::io("create", dir, e))?;
-        // Lock before reading, so no other store appends meanwhile.
-        let lock = crate::dir_lock::DirLock::acquire(dir)?;
+        // Locked before reading, so no other store appends meanwhile.
+        let lock = lock_dir(dir)?;
         let now = self.now_ms();
         let mut expired = 0;
         let summary = replay(dir, from, |change| {
@@ -82,8 +85,12 @@ impl MemoryTier {
             }
             Ok(())
         })?;
-        drop(lock);
-        self.install(ChangeLog::open(dir, mode, summary.next_segment)?)?;
+        self.install(ChangeLog::open_locked(
+            lock,
+            dir,
+            mode,
+            summary.next_segment,
+        )?)?;
         Ok(ChangeLogReplay { summary, expired })
     }
 
