@@ -48,11 +48,12 @@ test('the coordinator truncates the log at each checkpoint; recovery restores it
   const logDir = path.join(dir, 'log')
   const cps = path.join(dir, 'cp')
   const b = new MemoryBackend({ changeLog: { dir: logDir, fsync: 'no' } })
-  const co = new CheckpointCoordinator(b, { dir: cps, interval: 60_000, metadata: () => ({ offset: 7 }) })
+  // A key of the reserved name given by the caller is replaced by the log's position.
+  const co = new CheckpointCoordinator(b, { dir: cps, interval: 60_000, metadata: () => ({ offset: 7, statekitChangeLog: 'mine' }) })
   for (let round = 0; round < 3; round++) {
     await b.putMany(Array.from({ length: 100 }, (_, i) => [`r${round}:${i}`, String(i)]))
     const info = await co.createCheckpoint(undefined, { force: true })
-    t.deepEqual(info.metadata, { statekitChangeLog: { segment: round + 2 }, offset: 7 })
+    t.deepEqual(info.metadata, { offset: 7, statekitChangeLog: { segment: round + 2 } })
     // The segments before the checkpoint's are gone: one segment, written since.
     t.deepEqual(segments(logDir), [`${String(round + 2).padStart(20, '0')}.clog`])
   }

@@ -22,29 +22,25 @@ pub use writer::{ChangeLog, FsyncMode};
 use crate::error::{Error, Result};
 
 /// The key under which a checkpoint's metadata records the change log segment its
-/// replay starts from: `{"statekitChangeLog":{"segment":N}, ...}`.
+/// replay starts from: `{..., "statekitChangeLog":{"segment":N}}`.
 pub const METADATA_KEY: &str = "statekitChangeLog";
 
-/// `metadata` (a JSON object's text) with the change log position added first.
+/// `metadata` (a JSON object's text) with the change log position added last, so that
+/// it wins over a key of the same name given by the caller (JSON parsers keep the last
+/// of duplicate keys).
 pub fn with_position(metadata: &str, segment: u64) -> Result<String> {
     let body = metadata.trim();
-    let Some(rest) = body.strip_prefix('{') else {
-        return Err(Error::invalid_arg(
-            "checkpoint metadata must be a JSON object when the store has a change log",
-        ));
-    };
-    if body.contains(&format!("\"{METADATA_KEY}\"")) {
-        return Err(Error::invalid_arg(format!(
-            "checkpoint metadata may not use the key {METADATA_KEY}: the change log records its position there"
-        )));
-    }
-    let sep = if rest.trim_start().starts_with('}') {
-        ""
-    } else {
-        ","
-    };
+    let inner = body
+        .strip_prefix('{')
+        .and_then(|b| b.strip_suffix('}'))
+        .ok_or_else(|| {
+            Error::invalid_arg(
+                "checkpoint metadata must be a JSON object when the store has a change log",
+            )
+        })?;
+    let sep = if inner.trim().is_empty() { "" } else { "," };
     Ok(format!(
-        "{{\"{METADATA_KEY}\":{{\"segment\":{segment}}}{sep}{rest}"
+        "{{{inner}{sep}\"{METADATA_KEY}\":{{\"segment\":{segment}}}}}"
     ))
 }
 
@@ -60,9 +56,14 @@ mod tests {
         );
         assert_eq!(
             with_position(r#"{"offsets":{"0":12}}"#, 4).unwrap(),
-            r#"{"statekitChangeLog":{"segment":4},"offsets":{"0":12}}"#
+            r#"{"offsets":{"0":12},"statekitChangeLog":{"segment":4}}"#
         );
         assert!(with_position("[1]", 1).is_err());
-        assert!(with_position(r#"{"statekitChangeLog":1}"#, 1).is_err());
+        assert!(with_position("{", 1).is_err());
+        // A caller's key of the same name comes first, so ours wins.
+        assert_eq!(
+            with_position(r#"{"statekitChangeLog":1}"#, 2).unwrap(),
+            r#"{"statekitChangeLog":1,"statekitChangeLog":{"segment":2}}"#
+        );
     }
 }
