@@ -61,6 +61,8 @@ export declare class Cursor {
  * in cells instead; the object is only ever used on its JavaScript thread.
  */
 export declare class NativeStore {
+  /** Resolves once change log record `record` is durable (on a worker thread). */
+  waitChangeLog(record: number): Promise<void>
   /** Attaches a new change log (its directory must hold no segments). */
   attachChangeLog(config: ChangeLogConfig): void
   /**
@@ -233,6 +235,12 @@ export declare const DEFAULT_FLUSH_EVERY_MS: number
 /** The zstd level of checkpoint blocks unless a level is given. */
 export declare const DEFAULT_ZSTD_LEVEL: number
 
+/**
+ * Writes on this thread stop waiting for their change log records (`always` mode)
+ * until `takeDeferredChangeLogAck()`, which returns the newest record to wait for.
+ */
+export declare function deferChangeLogAcks(): void
+
 /** Bytes the memory tier counts per entry on top of its key and value. */
 export declare const ENTRY_OVERHEAD_BYTES: number
 
@@ -337,6 +345,9 @@ export interface Stats {
   /** Bytes on disk (sled tier only). */
   diskBytes?: number
 }
+
+/** Ends `deferChangeLogAcks()`; the newest change log record written meanwhile, or 0. */
+export declare function takeDeferredChangeLogAck(): number
 
 /** A torn last record that recovery cut off. */
 export interface TornRecord {

@@ -5,8 +5,9 @@ import { describe, invalidArg } from './errors.js'
  *
  * - `'everysec'`: written every 20 ms, fsynced once a second: a killed process loses at
  *   most the last 20 ms of writes, a power loss about a second.
- * - `'always'`: every write (its Promise, or its sync call) returns only once its record
- *   is fsynced; concurrent writers share fsyncs (group commit).
+ * - `'always'`: every write returns only once its record is fsynced. An async write's
+ *   Promise resolves then, without blocking the event loop; a sync call (`putSync`)
+ *   blocks its thread until then. Writes waiting together share one fsync (group commit).
  * - `'no'`: written every 20 ms, fsynced only by `flush()`, at each checkpoint and at
  *   `close()`.
  */

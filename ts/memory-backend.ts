@@ -1,9 +1,10 @@
-import { ttlOption } from './bytes.js'
+import { ttlOption, type Key, type Value } from './bytes.js'
 import { changeLogOption, changeLogSegment, type ChangeLogOptions, type ChangeLogRecovery } from './change-log.js'
 import { describe, fromNative, invalidArg } from './errors.js'
 import { addon } from './native.js'
 import { NativeBackend } from './native-backend.js'
 import { recoverySource, restoreLatestIn, type RecoverySource, type RestoreReport } from './recovery.js'
+import type { BatchEntry, PutOptions } from './types.js'
 
 /** Options of {@link MemoryBackend}. */
 export interface MemoryBackendOptions {
@@ -34,9 +35,11 @@ export interface MemoryRecoveryReport extends RestoreReport {
  * heap, each with an optional absolute expiry.
  *
  * With a `changeLog`, writes are also appended to a log on disk. In `fsync: 'always'`
- * mode every write, synchronous (`putSync`, `deleteSync`) or not, returns only once its
- * record is fsynced, as Redis's `appendfsync always` does: a sync call blocks the
- * thread for that time.
+ * mode every write returns only once its record is fsynced: a sync call (`putSync`,
+ * `deleteSync`, ...) blocks the thread for that time, as Redis's `appendfsync always`
+ * does; an async one (`put`, `putMany`, ...) waits on a worker thread, so its Promise
+ * resolves once durable while the event loop goes on, and writes issued together share
+ * one fsync.
  *
  * @example
  * ```ts
@@ -46,6 +49,9 @@ export interface MemoryRecoveryReport extends RestoreReport {
  * ```
  */
 export class MemoryBackend extends NativeBackend {
+  /** Whether the change log is in `always` mode: async writes then resolve once durable without blocking. */
+  #always = false
+
   /** @param opts - the default TTL and the change log */
   constructor(opts?: MemoryBackendOptions) {
     if (opts !== undefined && (opts === null || typeof opts !== 'object')) {
@@ -61,6 +67,62 @@ export class MemoryBackend extends NativeBackend {
       throw fromNative(e)
     }
     super(native)
+    this.#always = log?.fsync === 'always'
+  }
+
+  /**
+   * Runs a synchronous write without waiting for its change log record on this thread,
+   * then waits for it on a worker thread: in `always` mode an async write's Promise
+   * resolves once it is durable while the event loop goes on, and writes made meanwhile
+   * share the fsync.
+   */
+  async #durably<T>(write: () => T): Promise<T> {
+    addon.deferChangeLogAcks()
+    let result: T
+    let record: number
+    try {
+      result = write()
+    } finally {
+      record = addon.takeDeferredChangeLogAck()
+    }
+    if (record !== 0) {
+      try {
+        await this.native.waitChangeLog(record)
+      } catch (e) {
+        throw fromNative(e)
+      }
+    }
+    return result
+  }
+
+  /** @inheritDoc */
+  override async put(key: Key, value: Value, opts?: PutOptions): Promise<void> {
+    if (!this.#always) return super.put(key, value, opts)
+    return this.#durably(() => this.putSync(key, value, opts))
+  }
+
+  /** @inheritDoc */
+  override async delete(key: Key): Promise<boolean> {
+    if (!this.#always) return super.delete(key)
+    return this.#durably(() => this.deleteSync(key))
+  }
+
+  /** @inheritDoc */
+  override async putMany(entries: BatchEntry[]): Promise<void> {
+    if (!this.#always) return super.putMany(entries)
+    return this.#durably(() => this.putManySync(entries))
+  }
+
+  /** @inheritDoc */
+  override async deleteMany(keys: Key[]): Promise<boolean[]> {
+    if (!this.#always) return super.deleteMany(keys)
+    return this.#durably(() => this.deleteManySync(keys))
+  }
+
+  /** @inheritDoc */
+  override async clear(): Promise<void> {
+    if (!this.#always) return super.clear()
+    return this.#durably(() => this.clearSync())
   }
 
   /**
@@ -113,6 +175,7 @@ export class MemoryBackend extends NativeBackend {
         const from = report.restored ? changeLogSegment(report.checkpoint?.metadata) : undefined
         try {
           const r = await backend.native.recoverChangeLog(log, from)
+          backend.#always = log.fsync === 'always'
           report.changeLog = { segments: r.segments, records: r.records, changes: r.changes, expired: r.expired, ...(r.torn ? { torn: r.torn } : {}) }
         } catch (e) {
           throw fromNative(e)

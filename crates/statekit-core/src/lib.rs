@@ -54,7 +54,10 @@ pub use error::{Error, ErrorCode, Result};
 pub use limits::{
     check_key, check_keys, check_value, whole_number, MAX_KEY_BYTES, MAX_VALUE_BYTES,
 };
-pub use memory::{ChangeLogReplay, MemorySnapshot, MemoryTier, ENTRY_OVERHEAD};
+pub use memory::{
+    defer_acks as defer_change_log_acks, take_deferred as take_deferred_change_log_ack,
+    ChangeLogReplay, MemorySnapshot, MemoryTier, ENTRY_OVERHEAD,
+};
 pub use range::KeyRange;
 pub use sled::{SledMode, SledOptions, SledSnapshot, SledTier, DEFAULT_FLUSH_EVERY_MS};
 pub use stats::StatsSnapshot;

@@ -96,8 +96,44 @@ impl Work for TruncateWork {
     }
 }
 
+/// Waits for a change log record to be durable, on a worker thread.
+pub struct WaitWork(Store, u64);
+
+impl Work for WaitWork {
+    type Output = ();
+    type JsValue = ();
+
+    fn run(&mut self) -> statekit_core::Result<()> {
+        self.0.wait_change_log(self.1)
+    }
+
+    fn done(&mut self, _env: Env, _: ()) -> napi::Result<()> {
+        Ok(())
+    }
+}
+
+/// Writes on this thread stop waiting for their change log records (`always` mode)
+/// until `takeDeferredChangeLogAck()`, which returns the newest record to wait for.
+#[napi(catch_unwind)]
+pub fn defer_change_log_acks() {
+    statekit_core::defer_change_log_acks();
+}
+
+/// Ends `deferChangeLogAcks()`; the newest change log record written meanwhile, or 0.
+#[napi(catch_unwind)]
+pub fn take_deferred_change_log_ack() -> f64 {
+    statekit_core::take_deferred_change_log_ack() as f64
+}
+
 #[napi]
 impl NativeStore {
+    /// Resolves once change log record `record` is durable (on a worker thread).
+    #[napi(catch_unwind, ts_return_type = "Promise<void>")]
+    pub fn wait_change_log(&self, record: f64) -> Result<AsyncTask<Job<WaitWork>>> {
+        let n = whole_number("record", record, 0).map_err(to_js)?;
+        Ok(job(WaitWork(self.store()?, n)))
+    }
+
     /// Attaches a new change log (its directory must hold no segments).
     #[napi(catch_unwind)]
     pub fn attach_change_log(&self, config: ChangeLogConfig) -> Result<()> {

@@ -159,13 +159,57 @@ impl MemoryTier {
         }
     }
 
-    /// Acknowledges record `n` by the log's fsync mode (waits in `always` mode). Call
-    /// it with no lock held.
+    /// Acknowledges record `n` by the log's fsync mode (waits in `always` mode, unless
+    /// the calling thread defers its acknowledgements: see [`defer_acks`]). Call it
+    /// with no lock held.
     #[inline]
     pub(crate) fn log_ack(&self, n: u64) -> Result<()> {
         match self.log.get() {
-            Some(l) if n != 0 => l.acknowledge(n),
+            Some(l) if n != 0 => {
+                let deferred = DEFERRED.with(|d| match d.get() {
+                    Some(max) => {
+                        d.set(Some(max.max(n)));
+                        true
+                    }
+                    None => false,
+                });
+                if deferred {
+                    Ok(())
+                } else {
+                    l.acknowledge(n)
+                }
+            }
+            _ => Ok(()),
+        }
+    }
+
+    /// Waits until change log record `n` is durable (`Ok` at once without a log).
+    pub fn wait_change_log(&self, n: u64) -> Result<()> {
+        match self.log.get() {
+            Some(l) if n != 0 => l.wait_durable(n),
             _ => Ok(()),
         }
     }
 }
+
+thread_local! {
+    /// While set, writes on this thread do not wait for their log records; the
+    /// newest record's number is kept here instead.
+    static DEFERRED: std::cell::Cell<Option<u64>> = const { std::cell::Cell::new(None) };
+}
+
+/// From now until [`take_deferred`], writes made on this thread return without waiting
+/// for their change log records to be durable, even in `always` mode: the caller waits
+/// for the newest of them afterwards with [`MemoryTier::wait_change_log`], off this
+/// thread (an async write whose Promise resolves once durable, while the JavaScript
+/// thread goes on and concurrent writes share the fsync).
+pub fn defer_acks() {
+    DEFERRED.with(|d| d.set(Some(0)));
+}
+
+/// Ends [`defer_acks`]; returns the newest log record written meanwhile (0 if none).
+pub fn take_deferred() -> u64 {
+    DEFERRED.with(|d| d.replace(None)).unwrap_or(0)
+}
+
+impl MemoryTier {}

@@ -9,7 +9,7 @@ pub(crate) mod logged;
 pub(crate) mod snapshot;
 mod tier;
 
-pub use logged::ChangeLogReplay;
+pub use logged::{defer_acks, take_deferred, ChangeLogReplay};
 pub use snapshot::{MemorySnapshot, RestoreClaim};
 pub(crate) use tier::{entry_size, Entry};
 pub use tier::{MemoryTier, ENTRY_OVERHEAD, SHARDS};

@@ -217,6 +217,13 @@ impl Store {
         }
     }
 
+    /// Waits until change log record `n` (from
+    /// [`crate::take_deferred_change_log_ack`]) is durable. Blocks: run it on a worker
+    /// thread.
+    pub fn wait_change_log(&self, n: u64) -> Result<()> {
+        self.memory_tier("waitChangeLog")?.wait_change_log(n)
+    }
+
     fn memory_tier(&self, what: &str) -> Result<&Arc<MemoryTier>> {
         match self {
             Store::Memory(t) => Ok(t),
