@@ -36,12 +36,12 @@ const stores = {
   'statekit memory, log fsync no': { open: async () => memory('no') },
   'statekit memory, log fsync everysec': { open: async () => memory('everysec') },
   'statekit memory, log fsync always': { open: async () => memory('always'), slow: true },
-  'lru-cache': { open: async () => { const c = new LRUCache({ max: N * 2 }); return { putSync: (k, v) => c.set(k, v), putMany: async (es) => { for (const [k, v] of es) c.set(k, v) }, close: async () => {} } } },
+  'lru-cache': { open: async () => { const c = new LRUCache({ max: N * 2 }); return { putSync: (k, v) => c.set(k, v), put: async (k, v) => { c.set(k, v) }, putMany: async (es) => { for (const [k, v] of es) c.set(k, v) }, close: async () => {} } } },
   'sled, flushEveryMs 500': { open: async () => SledBackend.open({ path: path.join(dir, `sled-${n++}`), flushEveryMs: 500 }) },
   'sled, flush per write': {
     open: async () => {
       const s = await SledBackend.open({ path: path.join(dir, `sled-${n++}`), flushEveryMs: null })
-      return { putSync: (k, v) => s.putSync(k, v), putMany: (es) => s.putMany(es), flushEach: true, flush: () => s.flush(), close: () => s.close() }
+      return { putSync: (k, v) => s.putSync(k, v), put: (k, v) => s.put(k, v), putMany: (es) => s.putMany(es), flush: () => s.flush(), close: () => s.close() }
     },
     slow: true,
   },
@@ -65,9 +65,19 @@ for (const [name, def] of Object.entries(stores)) {
       if (flushEach) await s.flush()
     }
   }, batches * 100)
-  results[name] = { putSync, putMany }
+  // 100 async puts issued together (Promise.all): in 'always' mode they share fsyncs.
+  const groups = def.slow ? (quick ? 5 : 30) : quick ? 50 : 1_000
+  const putConcurrent = await rate(async () => {
+    for (let j = 0; j < groups; j++) {
+      await Promise.all(Array.from({ length: 100 }, async () => {
+        await s.put(rnd(), value)
+        if (flushEach) await s.flush()
+      }))
+    }
+  }, groups * 100)
+  results[name] = { putSync, putMany, putConcurrent }
   await s.close()
-  console.error(`${name}: putSync ${fmt(putSync)}/s, putMany ${fmt(putMany)} entries/s`)
+  console.error(`${name}: putSync ${fmt(putSync)}/s, putMany ${fmt(putMany)} entries/s, 100 concurrent puts ${fmt(putConcurrent)}/s`)
 }
 
 // Replay: REPLAY entries logged (putMany of 1000, fsync 'no', then a SIGKILL-equivalent:
@@ -94,7 +104,8 @@ fs.rmSync(dir, { recursive: true, force: true })
 
 const names = Object.keys(stores)
 const off = results['statekit memory, no log']
-const rows = names.map((k) => [k, fmt(results[k].putSync), `${(results[k].putSync / off.putSync).toFixed(2)}x`, fmt(results[k].putMany), `${(results[k].putMany / off.putMany).toFixed(2)}x`])
+const ratio = (a, b) => (a / b >= 0.01 ? `${(a / b).toFixed(2)}x` : `${(a / b).toPrecision(2)}x`)
+const rows = names.map((k) => [k, fmt(results[k].putSync), ratio(results[k].putSync, off.putSync), fmt(results[k].putMany), ratio(results[k].putMany, off.putMany), fmt(results[k].putConcurrent), ratio(results[k].putConcurrent, off.putConcurrent)])
 const ev = results['statekit memory, log fsync everysec']
 const goals = [
   ['putSync with the log in everysec mode: at least half the speed without the log', `${(ev.putSync / off.putSync).toFixed(2)}x`, ev.putSync >= 0.5 * off.putSync],
@@ -103,10 +114,10 @@ const goals = [
 ]
 writeSuite('changelog', {
   title: 'The memory tier\'s change log',
-  intro: `${N.toLocaleString('en-US')} keys, 100-byte values, random keys, one thread; median of ${ROUNDS} round(s). putMany writes batches of 100 (entries/s). "always" waits for an fsync per write (putSync) or per batch (putMany); "sled, flush per write" awaits \`flush()\` after each. Replay: ${REPLAY.toLocaleString('en-US')} entries logged by putMany of 1,000, then \`MemoryBackend.openWithRecovery\` with no checkpoint. The machine is shared, so read ratios within one run. Reproduce: \`npm run bench -- --suite changelog\`.`,
+  intro: `${N.toLocaleString('en-US')} keys, 100-byte values, random keys, one thread; median of ${ROUNDS} round(s). putMany writes batches of 100 (entries/s); "100 concurrent puts" awaits \`Promise.all\` of 100 async \`put\`s. "always" waits for an fsync per putSync, per putMany, and per group of concurrent puts (they share it); "sled, flush per write" awaits \`flush()\` after each write. Replay: ${REPLAY.toLocaleString('en-US')} entries logged by putMany of 1,000, then \`MemoryBackend.openWithRecovery\` with no checkpoint. The machine is shared, so read ratios within one run. Reproduce: \`npm run bench -- --suite changelog\`.`,
   sections: [
     '## Goals\n\n' + table(['goal', 'measured (median)', 'met'], goals.map(([g, v, ok]) => [g, v, ok ? 'yes' : '**no**'])),
-    '## Writes\n\n' + table(['store', 'putSync ops/s', 'vs no log', 'putMany entries/s', 'vs no log'], rows),
+    '## Writes\n\n' + table(['store', 'putSync ops/s', 'vs no log', 'putMany entries/s', 'vs no log', '100 concurrent puts, ops/s', 'vs no log'], rows),
     `## Replay\n\n${table(['entries logged', 'replayed entries/s (median)'], [[REPLAY.toLocaleString('en-US'), fmt(replayRate)]])}`,
   ],
   chart: { title: 'putSync with a change log', unit: 'ops/s', rows: names.map((k) => [k, results[k].putSync]) },

@@ -239,3 +239,35 @@ fn a_directory_holding_a_log_is_recovered_not_overwritten() {
         ErrorCode::InvalidArg
     );
 }
+
+#[test]
+fn deferred_acknowledgements_wait_off_the_writing_thread() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = logged(dir.path(), FsyncMode::Always);
+    statekit_core::defer_change_log_acks();
+    s.put(b"a", b"1", Ttl::Default).unwrap();
+    s.put_many(&[PutEntry {
+        key: b"b",
+        value: b"2",
+        ttl: Ttl::Default,
+    }])
+    .unwrap();
+    let newest = statekit_core::take_deferred_change_log_ack();
+    assert_eq!(newest, 2, "the newest record written while deferred");
+    // Another thread waits; then both records are on disk.
+    let waiter = s.clone();
+    std::thread::spawn(move || waiter.wait_change_log(newest))
+        .join()
+        .unwrap()
+        .unwrap();
+    let mut seen = 0;
+    statekit_core::replay_change_log(dir.path(), None, |_| {
+        seen += 1;
+        Ok(())
+    })
+    .unwrap();
+    assert_eq!(seen, 2);
+    // Deferral ended: nothing more is collected.
+    s.put(b"c", b"3", Ttl::Default).unwrap();
+    assert_eq!(statekit_core::take_deferred_change_log_ack(), 0);
+}
