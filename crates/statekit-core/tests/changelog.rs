@@ -302,3 +302,37 @@ fn a_second_open_of_the_directory_is_locked() {
         ErrorCode::InvalidArg
     );
 }
+
+#[test]
+fn a_zero_tail_is_torn_but_zeros_then_data_is_damage() {
+    let dir = tempfile::tempdir().unwrap();
+    two_segments(dir.path(), 2);
+    let last = segment(dir.path(), 2);
+    let whole = std::fs::read(&last).unwrap();
+    // A crash after the file grew but before its data reached the disk.
+    let mut zeros = whole.clone();
+    zeros.extend_from_slice(&[0u8; 100]);
+    std::fs::write(&last, &zeros).unwrap();
+    let (seen, s) = read_all(dir.path(), None).unwrap();
+    assert_eq!(seen.len(), 3);
+    let torn = s.torn.unwrap();
+    assert_eq!((torn.offset, torn.bytes), (whole.len() as u64, 100));
+    assert_eq!(
+        std::fs::read(&last).unwrap(),
+        whole,
+        "cut back to the whole records"
+    );
+    // Zeros followed by more bytes are not a torn append.
+    let mut bad = whole.clone();
+    bad.extend_from_slice(&[0u8; 30]);
+    bad.push(7);
+    std::fs::write(&last, &bad).unwrap();
+    let e = read_all(dir.path(), None).unwrap_err();
+    assert_eq!(e.code, ErrorCode::Corrupt);
+    assert!(
+        e.message
+            .contains(&format!("damaged at byte {}", whole.len())),
+        "{}",
+        e.message
+    );
+}

@@ -112,53 +112,43 @@ fn finish_record(out: &mut [u8], start: usize) {
     h[8..12].copy_from_slice(&hcrc.to_le_bytes());
 }
 
-/// What is at an offset of a segment.
-#[derive(Debug)]
-pub enum Next<'a> {
-    /// A verified record: its payload and where the next one starts.
-    Record { payload: &'a [u8], next: usize },
-    /// The end of the segment.
-    End,
-    /// A record cut short by the end of the segment, or zero bytes to the end: a torn
-    /// append.
-    Torn,
+/// What a record's 12-byte header says.
+#[derive(Debug, PartialEq, Eq)]
+pub enum RecordHeader {
+    /// A verified header: the payload's length and checksum.
+    Valid { len: u32, crc: u32 },
+    /// Zero bytes: the start of a zero tail if the rest of the segment is zeros too.
+    Zeros,
 }
 
-/// Reads the record at `pos` of a segment's bytes, verifying both checksums.
-pub fn next_record<'a>(name: &str, bytes: &'a [u8], pos: usize) -> Result<Next<'a>> {
-    let rest = &bytes[pos..];
-    if rest.is_empty() {
-        return Ok(Next::End);
+/// Checks the record header at `offset` of segment `name`.
+pub fn record_header(name: &str, offset: u64, h: &[u8]) -> Result<RecordHeader> {
+    if h.iter().all(|b| *b == 0) {
+        return Ok(RecordHeader::Zeros);
     }
-    if rest.iter().all(|b| *b == 0) {
-        return Ok(Next::Torn);
+    if crc32c::crc32c(&h[..8]) != u32_at(h, 8) {
+        return Err(corrupt(name, offset, "record header checksum mismatch"));
     }
-    if rest.len() < RECORD_HEADER {
-        return Ok(Next::Torn);
-    }
-    if crc32c::crc32c(&rest[..8]) != u32_at(rest, 8) {
-        return Err(corrupt(name, pos as u64, "record header checksum mismatch"));
-    }
-    let len = u32_at(rest, 0);
+    let len = u32_at(h, 0);
     if !(4..=MAX_PAYLOAD).contains(&len) {
         return Err(corrupt(
             name,
-            pos as u64,
+            offset,
             format!("impossible record length {len}"),
         ));
     }
-    let end = RECORD_HEADER + len as usize;
-    if rest.len() < end {
-        return Ok(Next::Torn);
-    }
-    let payload = &rest[RECORD_HEADER..end];
-    if crc32c::crc32c(payload) != u32_at(rest, 4) {
-        return Err(corrupt(name, pos as u64, "record checksum mismatch"));
-    }
-    Ok(Next::Record {
-        payload,
-        next: pos + end,
+    Ok(RecordHeader::Valid {
+        len,
+        crc: u32_at(h, 4),
     })
+}
+
+/// Checks a payload against its header's checksum.
+pub fn check_payload(name: &str, offset: u64, payload: &[u8], crc: u32) -> Result<()> {
+    if crc32c::crc32c(payload) != crc {
+        return Err(corrupt(name, offset, "record checksum mismatch"));
+    }
+    Ok(())
 }
 
 /// Calls `f` with each change of a verified payload, in order; returns how many.
@@ -189,6 +179,47 @@ pub fn decode_payload<'a>(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    // The slice form of the reader in `replay.rs`: the same rules on a segment in memory.
+    /// What is at an offset of a segment.
+    #[derive(Debug)]
+    pub enum Next<'a> {
+        /// A verified record: its payload and where the next one starts.
+        Record { payload: &'a [u8], next: usize },
+        /// The end of the segment.
+        End,
+        /// A record cut short by the end of the segment, or zero bytes to the end: a torn
+        /// append.
+        Torn,
+    }
+
+    /// Reads the record at `pos` of a segment's bytes, verifying both checksums.
+    pub fn next_record<'a>(name: &str, bytes: &'a [u8], pos: usize) -> Result<Next<'a>> {
+        let rest = &bytes[pos..];
+        if rest.is_empty() {
+            return Ok(Next::End);
+        }
+        if rest.len() < RECORD_HEADER {
+            return Ok(Next::Torn);
+        }
+        let (len, crc) = match record_header(name, pos as u64, &rest[..RECORD_HEADER])? {
+            RecordHeader::Zeros if rest.iter().all(|b| *b == 0) => return Ok(Next::Torn),
+            RecordHeader::Zeros => {
+                return Err(corrupt(name, pos as u64, "record header checksum mismatch"))
+            }
+            RecordHeader::Valid { len, crc } => (len, crc),
+        };
+        let end = RECORD_HEADER + len as usize;
+        if rest.len() < end {
+            return Ok(Next::Torn);
+        }
+        let payload = &rest[RECORD_HEADER..end];
+        check_payload(name, pos as u64, payload, crc)?;
+        Ok(Next::Record {
+            payload,
+            next: pos + end,
+        })
+    }
 
     fn put<'a>(k: &'a [u8], v: &'a [u8], e: u64) -> Record<'a> {
         Record::Put {

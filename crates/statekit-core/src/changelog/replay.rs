@@ -8,13 +8,13 @@
 //!   segment) stops the replay with `ERR_STATEKIT_CORRUPT` naming the segment file
 //!   and the byte offset. Nothing is skipped silently.
 
-use std::fs::{self, OpenOptions};
-use std::io::Write;
+use std::fs::{File, OpenOptions};
+use std::io::{BufReader, Read, Write};
 use std::path::Path;
 
 use crate::changelog::format::{
-    check_segment_header, corrupt, decode_payload, next_record, segment_header, Next,
-    SEGMENT_HEADER,
+    check_payload, check_segment_header, corrupt, decode_payload, record_header, segment_header,
+    RecordHeader, RECORD_HEADER, SEGMENT_HEADER,
 };
 use crate::changelog::segment;
 use crate::checkpoint::format::Record;
@@ -93,6 +93,9 @@ fn missing(dir: &Path, number: u64, next: Option<u64>) -> crate::error::Error {
     }
 }
 
+/// Bytes read from a segment at a time: a segment is streamed, never read whole.
+const READ_BUFFER: usize = 1 << 20;
+
 fn replay_segment(
     dir: &Path,
     number: u64,
@@ -102,57 +105,115 @@ fn replay_segment(
 ) -> Result<()> {
     let path = segment::path(dir, number);
     let name = path.display().to_string();
-    let bytes = fs::read(&path).map_err(|e| segment::io("read", &path, e))?;
-    if last && bytes.len() < SEGMENT_HEADER && segment_header(number).starts_with(&bytes) {
-        // Created by a writer that was killed before its header was on disk.
-        summary.torn = Some(TornTail {
-            segment: name,
-            offset: 0,
-            bytes: bytes.len() as u64,
-        });
-        let mut f = OpenOptions::new()
-            .write(true)
-            .truncate(true)
-            .open(&path)
-            .map_err(|e| segment::io("open", &path, e))?;
-        f.write_all(&segment_header(number))
-            .and_then(|()| f.sync_all())
-            .map_err(|e| segment::io("write", &path, e))?;
-        return Ok(());
+    let file = File::open(&path).map_err(|e| segment::io("open", &path, e))?;
+    let len = file
+        .metadata()
+        .map_err(|e| segment::io("read", &path, e))?
+        .len();
+    let mut r = BufReader::with_capacity(READ_BUFFER, file);
+    let read = |r: &mut BufReader<File>, buf: &mut [u8]| {
+        r.read_exact(buf).map_err(|e| segment::io("read", &path, e))
+    };
+    if len < SEGMENT_HEADER as u64 {
+        let mut bytes = vec![0u8; len as usize];
+        read(&mut r, &mut bytes)?;
+        if last && segment_header(number).starts_with(&bytes) {
+            // Created by a writer that was killed before its header was on disk.
+            summary.torn = Some(TornTail {
+                segment: name,
+                offset: 0,
+                bytes: len,
+            });
+            return rewrite_header(&path, number);
+        }
+        return check_segment_header(&name, &bytes, number);
     }
-    check_segment_header(&name, &bytes, number)?;
-    let mut pos = SEGMENT_HEADER;
+    let mut header = [0u8; SEGMENT_HEADER];
+    read(&mut r, &mut header)?;
+    check_segment_header(&name, &header, number)?;
+    let mut pos = SEGMENT_HEADER as u64;
+    let mut payload = Vec::new();
     loop {
-        match next_record(&name, &bytes, pos)? {
-            Next::End => return Ok(()),
-            Next::Torn if last => {
-                summary.torn = Some(TornTail {
-                    segment: name,
-                    offset: pos as u64,
-                    bytes: (bytes.len() - pos) as u64,
-                });
-                let f = OpenOptions::new()
-                    .write(true)
-                    .open(&path)
-                    .map_err(|e| segment::io("open", &path, e))?;
-                f.set_len(pos as u64)
-                    .and_then(|()| f.sync_all())
-                    .map_err(|e| segment::io("truncate", &path, e))?;
-                return Ok(());
+        let rest = len - pos;
+        if rest == 0 {
+            return Ok(());
+        }
+        let torn = if rest < RECORD_HEADER as u64 {
+            true
+        } else {
+            let mut h = [0u8; RECORD_HEADER];
+            read(&mut r, &mut h)?;
+            match record_header(&name, pos, &h)? {
+                RecordHeader::Zeros => {
+                    if !zeros_to_end(&mut r, rest - RECORD_HEADER as u64, &path)? {
+                        return Err(corrupt(&name, pos, "record header checksum mismatch"));
+                    }
+                    true
+                }
+                RecordHeader::Valid { len: plen, .. }
+                    if RECORD_HEADER as u64 + u64::from(plen) > rest =>
+                {
+                    true
+                }
+                RecordHeader::Valid { len: plen, crc } => {
+                    payload.resize(plen as usize, 0);
+                    read(&mut r, &mut payload)?;
+                    check_payload(&name, pos, &payload, crc)?;
+                    summary.changes +=
+                        u64::from(decode_payload(&name, pos, &payload, &mut *apply)?);
+                    summary.records += 1;
+                    pos += RECORD_HEADER as u64 + u64::from(plen);
+                    false
+                }
             }
-            Next::Torn => {
-                return Err(corrupt(
-                    &name,
-                    pos as u64,
-                    "a record is cut short in a segment that is not the last",
-                ))
-            }
-            Next::Record { payload, next } => {
-                summary.changes +=
-                    u64::from(decode_payload(&name, pos as u64, payload, &mut *apply)?);
-                summary.records += 1;
-                pos = next;
-            }
+        };
+        if torn && !last {
+            return Err(corrupt(
+                &name,
+                pos,
+                "a record is cut short in a segment that is not the last",
+            ));
+        }
+        if torn {
+            summary.torn = Some(TornTail {
+                segment: name,
+                offset: pos,
+                bytes: rest,
+            });
+            let f = OpenOptions::new()
+                .write(true)
+                .open(&path)
+                .map_err(|e| segment::io("open", &path, e))?;
+            return f
+                .set_len(pos)
+                .and_then(|()| f.sync_all())
+                .map_err(|e| segment::io("truncate", &path, e));
         }
     }
+}
+
+/// Whether the next `n` bytes are all zero.
+fn zeros_to_end(r: &mut BufReader<File>, mut n: u64, path: &Path) -> Result<bool> {
+    let mut buf = vec![0u8; READ_BUFFER.min(n as usize).max(1)];
+    while n > 0 {
+        let k = buf.len().min(n as usize);
+        r.read_exact(&mut buf[..k])
+            .map_err(|e| segment::io("read", path, e))?;
+        if buf[..k].iter().any(|b| *b != 0) {
+            return Ok(false);
+        }
+        n -= k as u64;
+    }
+    Ok(true)
+}
+
+fn rewrite_header(path: &Path, number: u64) -> Result<()> {
+    let mut f = OpenOptions::new()
+        .write(true)
+        .truncate(true)
+        .open(path)
+        .map_err(|e| segment::io("open", path, e))?;
+    f.write_all(&segment_header(number))
+        .and_then(|()| f.sync_all())
+        .map_err(|e| segment::io("write", path, e))
 }
