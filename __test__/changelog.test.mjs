@@ -4,6 +4,7 @@ import path from 'node:path'
 import { spawnSync } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
 import { CheckpointCoordinator, MemoryBackend } from '../dist/index.js'
+import { fillUp, freeSpace, mountTmpfs } from './helpers/fault-fs.mjs'
 import { tempDir } from './helpers/tmp.mjs'
 
 const WRITER = fileURLToPath(new URL('./fixtures/changelog-writer.mjs', import.meta.url))
@@ -189,4 +190,38 @@ test('bad change log options are INVALID_ARG and a directory holding a log is no
   t.is((await t.throwsAsync(plain.flush())).code, 'ERR_STATEKIT_INVALID_ARG')
   t.is((await t.throwsAsync(plain.truncateChangeLog(1))).code, 'ERR_STATEKIT_INVALID_ARG')
   await plain.close()
+})
+
+test('a full disk fails writes with ERR_STATEKIT_IO, and the log keeps every write acknowledged before', async (t) => {
+  // Needs root to mount a small tmpfs (CI runs as root), as the fault tests do.
+  const mnt = mountTmpfs(t, '4m')
+  for (const fsync of ['always', 'everysec']) {
+    const logDir = path.join(mnt, `log-${fsync}`)
+    const b = new MemoryBackend({ changeLog: { dir: logDir, fsync } })
+    b.putSync('before', 'full')
+    await b.flush()
+    const filler = fillUp(mnt)
+    // A write's record cannot reach the disk: 'always' reports it on that write,
+    // 'everysec' on flush() and on every write once the writer thread has failed.
+    let failed
+    for (let i = 0; i < 2000 && !failed; i++) {
+      try {
+        b.putSync(`k${i}`, 'x'.repeat(1000))
+        if (i % 50 === 49) await b.flush()
+      } catch (e) {
+        failed = e
+      }
+    }
+    t.is(failed?.code, 'ERR_STATEKIT_IO', fsync)
+    // From then on writes fail before they change anything.
+    t.is(t.throws(() => b.putSync('after', 'failure')).code, 'ERR_STATEKIT_IO')
+    t.is(b.getSync('after'), undefined)
+    t.is((await t.throwsAsync(b.flush())).code, 'ERR_STATEKIT_IO')
+    await b.close()
+    freeSpace(filler)
+    // What was acknowledged before the disk filled is recovered.
+    const { backend } = await MemoryBackend.openWithRecovery({ changeLog: { dir: logDir, fsync } }, { checkpointDir: path.join(mnt, `cp-${fsync}`) })
+    t.is(backend.getSync('before')?.toString(), 'full')
+    await backend.close()
+  }
 })
