@@ -28,12 +28,13 @@ test('every write path is logged and replays to the same state', async (t) => {
   await b.delete('k1')
   await b.deleteMany(['k2', 'k3', 'absent'])
   const want = await dump(b)
-  t.is(await b.flush(), 50 + 1 + 1 + 4)
+  // Records: 50 putSync, put, putMany, deleteSync, delete, deleteMany (one record).
+  t.is(await b.flush(), 50 + 1 + 1 + 3)
   await b.close()
 
   const { backend, report } = await MemoryBackend.openWithRecovery({ changeLog: { dir: logDir } }, { checkpointDir: cps })
   t.false(report.restored)
-  t.deepEqual(report.changeLog, { segments: 1, records: 56, changes: 57, expired: 0 })
+  t.deepEqual(report.changeLog, { segments: 1, records: 55, changes: 57, expired: 0 })
   t.deepEqual(await dump(backend), want)
   // A clear is logged too.
   await backend.clear()
@@ -224,4 +225,27 @@ test('a full disk fails writes with ERR_STATEKIT_IO, and the log keeps every wri
     t.is(backend.getSync('before')?.toString(), 'full')
     await backend.close()
   }
+})
+
+test('writes from a worker attached to the store go to the owner\'s log', async (t) => {
+  const dir = tempDir(t)
+  const logDir = path.join(dir, 'log')
+  const b = new MemoryBackend({ changeLog: { dir: logDir, fsync: 'always' } })
+  b.putSync('owner', '1')
+  const { Worker } = await import('node:worker_threads')
+  const w = new Worker(new URL('./fixtures/changelog-attached.mjs', import.meta.url), { workerData: { descriptor: b.share() } })
+  const msg = await new Promise((resolve, reject) => {
+    w.once('message', resolve)
+    w.once('error', reject)
+  })
+  t.is(msg.fsync, 'always', 'the attached backend knows the log acknowledges only durable writes')
+  await w.terminate()
+  b.putSync('owner', '2')
+  const want = await dump(b)
+  t.is(want['worker:99'], '99')
+  await b.close()
+  const { backend, report } = await MemoryBackend.openWithRecovery({ changeLog: { dir: logDir } }, { checkpointDir: path.join(dir, 'cp') })
+  t.deepEqual(await dump(backend), want)
+  t.is(report.changeLog.records, 2 + 50 + 49 + 1)
+  await backend.close()
 })

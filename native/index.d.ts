@@ -61,6 +61,8 @@ export declare class Cursor {
  * in cells instead; the object is only ever used on its JavaScript thread.
  */
 export declare class NativeStore {
+  /** The change log's fsync mode (`always`, `everysec`, `no`), or none without one. */
+  get changeLogFsync(): string | null
   /** Resolves once change log record `record` is durable (on a worker thread). */
   waitChangeLog(record: number): Promise<void>
   /** Attaches a new change log (its directory must hold no segments). */
@@ -120,16 +122,34 @@ export declare class NativeStore {
    * then switches the store to the restored state.
    */
   restore(path: string): Promise<Restored>
-  /** Switches in the state a restore built, keeping the counters. */
+  /**
+   * Switches in the state a restore built, keeping the counters: at once for every
+   * handle on the store, in every thread.
+   */
   adopt(restored: Restored): void
   /**
-   * Releases the store; every later call fails with `ERR_STATEKIT_CLOSED`. A sled
-   * store is flushed and its directory unlocked by the time the Promise resolves.
+   * Releases the handle; every later call on it fails with `ERR_STATEKIT_CLOSED`.
+   * The owner's close closes the store for every thread (a sled store is flushed
+   * and its directory unlocked by the time the Promise resolves); an attached
+   * handle's close detaches it only.
    */
   close(): Promise<void>
+  /**
+   * Shares the store with the other threads of this process: the returned ticket
+   * attaches to it (`attach`). The same ticket every time.
+   */
+  share(): ShareDescriptor
+  /**
+   * A handle on the store a `share()` descriptor names, from any thread of this
+   * process: `ERR_STATEKIT_INVALID_ARG` for a malformed or foreign descriptor,
+   * `ERR_STATEKIT_CLOSED` once the store's owner closed it.
+   */
+  static attach(descriptor: ShareDescriptor): NativeStore
+  /** Whether this handle is attached to a store another handle shared. */
+  get attached(): boolean
   /** The store's handle for the fast-path functions. */
   get handle(): number
-  /** Whether `close()` was called. */
+  /** Whether `close()` was called (or, for an attached handle, the owner closed it). */
   get closed(): boolean
 }
 
@@ -317,6 +337,16 @@ export interface RestoreResult {
   expired: number
   durationMs: number
   metadata: string
+}
+
+/** What another thread of this process attaches to a shared store with. */
+export interface ShareDescriptor {
+  /** The store's id within the process. */
+  id: number
+  /** The store's random token, 16 hexadecimal digits. */
+  token: string
+  /** `"memory"` or `"sled"`. */
+  tier: string
 }
 
 /** The sled tier's options. */

@@ -3,8 +3,13 @@ import { changeLogOption, changeLogSegment, type ChangeLogOptions, type ChangeLo
 import { describe, fromNative, invalidArg } from './errors.js'
 import { addon } from './native.js'
 import { NativeBackend } from './native-backend.js'
+import { attachNative, type SharedStoreDescriptor } from './shared.js'
+import type { NativeStore } from './native.js'
 import { recoverySource, restoreLatestIn, type RecoverySource, type RestoreReport } from './recovery.js'
 import type { BatchEntry, PutOptions } from './types.js'
+
+/** Set by {@link MemoryBackend.attach} while it constructs the attached backend. */
+let attaching: NativeStore | undefined
 
 /** Options of {@link MemoryBackend}. */
 export interface MemoryBackendOptions {
@@ -54,6 +59,14 @@ export class MemoryBackend extends NativeBackend {
 
   /** @param opts - the default TTL and the change log */
   constructor(opts?: MemoryBackendOptions) {
+    if (attaching !== undefined) {
+      const native = attaching
+      attaching = undefined
+      super(native)
+      // The owner's change log serves every thread: so does its fsync mode.
+      this.#always = native.changeLogFsync === 'always'
+      return
+    }
     if (opts !== undefined && (opts === null || typeof opts !== 'object')) {
       throw invalidArg(`options must be an object, got ${describe(opts)}`)
     }
@@ -149,6 +162,32 @@ export class MemoryBackend extends NativeBackend {
       return await this.native.truncateChangeLog(segment)
     } catch (e) {
       throw fromNative(e)
+    }
+  }
+
+  /**
+   * A backend on the memory store another thread of this process shared with
+   * {@link NativeBackend.share}. It has the whole contract on the same data; its
+   * `close()` detaches it only. A descriptor from another process, or not from
+   * `share()`, is `ERR_STATEKIT_INVALID_ARG`; one whose store was closed is
+   * `ERR_STATEKIT_CLOSED`.
+   *
+   * @example
+   * ```ts
+   * // main thread
+   * const store = new MemoryBackend()
+   * new Worker('./worker.js', { workerData: store.share() })
+   * // worker.js
+   * const store = MemoryBackend.attach(workerData)
+   * store.putSync('seen-by', 'every thread')
+   * ```
+   */
+  static attach(descriptor: SharedStoreDescriptor): MemoryBackend {
+    attaching = attachNative(descriptor, 'memory')
+    try {
+      return new MemoryBackend()
+    } finally {
+      attaching = undefined
     }
   }
 

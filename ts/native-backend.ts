@@ -15,6 +15,7 @@ import {
 } from './native.js'
 import { nativeRange } from './range.js'
 import { TypedStore } from './typed-store.js'
+import { describeShared, type SharedStoreDescriptor } from './shared.js'
 import type {
   BackendStats,
   BatchEntry,
@@ -357,9 +358,36 @@ export abstract class NativeBackend implements StateBackend {
     return this.#closing
   }
 
-  /** Whether `close()` has been called. */
+  /**
+   * Whether `close()` has been called (on an attached backend: or the store's owner
+   * has closed the store).
+   */
   get closed(): boolean {
     return this.#native.closed
+  }
+
+  /**
+   * Shares this store with the other threads (`worker_threads`) of this process. Pass
+   * the descriptor to a worker (`workerData`, `postMessage`) and attach there with
+   * {@link MemoryBackend.attach} or {@link SledBackend.attach}: the attached backend
+   * works on the same data, with the whole contract, its own sync fast path and
+   * namespaces. A write is visible to every thread once its call returns; `putMany`
+   * is seen whole or not at all; `stats()` counts every thread's operations; a
+   * checkpoint taken in any thread is a cut of every thread's writes; a restore
+   * switches every thread at once.
+   *
+   * The backend that opened the store owns it: its `close()` closes the store for
+   * every thread (attached backends then get `ERR_STATEKIT_CLOSED`); an attached
+   * backend's `close()` detaches only that backend. The descriptor is the same on
+   * every call.
+   */
+  share(): SharedStoreDescriptor {
+    return describeShared(this.#native)
+  }
+
+  /** Whether this backend is attached to a store another backend shared. */
+  get attached(): boolean {
+    return this.#native.attached
   }
 
   /** @internal The native store, for the tiers' own methods. */

@@ -2,6 +2,7 @@ import { ttlOption } from './bytes.js'
 import { describe, fromNative, invalidArg, StateError } from './errors.js'
 import { addon, type NativeStore } from './native.js'
 import { NativeBackend } from './native-backend.js'
+import { attachNative, type SharedStoreDescriptor } from './shared.js'
 import { promises as fsp } from 'node:fs'
 import { fsyncDir, writeAtomic } from './durable-file.js'
 import path from 'node:path'
@@ -49,6 +50,17 @@ export interface SledBackendOptions {
 export class SledBackend extends NativeBackend {
   private constructor(native: NativeStore) {
     super(native)
+  }
+
+  /**
+   * A backend on the sled store another thread of this process shared with
+   * {@link NativeBackend.share}: the same open database (its directory stays locked
+   * once, by the owner), with the whole contract; its `close()` detaches it only. A
+   * descriptor from another process, or not from `share()`, is
+   * `ERR_STATEKIT_INVALID_ARG`; one whose store was closed is `ERR_STATEKIT_CLOSED`.
+   */
+  static attach(descriptor: SharedStoreDescriptor): SledBackend {
+    return new SledBackend(attachNative(descriptor, 'sled'))
   }
 
   /**

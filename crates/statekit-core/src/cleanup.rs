@@ -5,8 +5,6 @@
 //! thread: it never keeps a Node.js process alive.
 
 use std::sync::{Arc, Condvar, Mutex, Weak};
-
-use parking_lot::RwLock;
 use std::thread;
 use std::time::Duration;
 
@@ -24,14 +22,10 @@ struct Signal {
     wake: Condvar,
 }
 
-/// What a task sweeps; a restore that replaces a tier points its tasks at the new one.
-type Target = Arc<RwLock<Weak<dyn Sweep>>>;
-
 /// Handle of a running cleanup task.
 #[derive(Clone)]
 pub struct CleanupTask {
     signal: Arc<Signal>,
-    target: Target,
 }
 
 impl CleanupTask {
@@ -43,18 +37,12 @@ impl CleanupTask {
             ));
         }
         let signal = Arc::new(Signal::default());
-        let target: Target = Arc::new(RwLock::new(target));
-        let (sig, tgt) = (Arc::clone(&signal), Arc::clone(&target));
+        let sig = Arc::clone(&signal);
         thread::Builder::new()
             .name("statekit-cleanup".into())
-            .spawn(move || run(&sig, &tgt, interval))
+            .spawn(move || run(&sig, &target, interval))
             .map_err(|e| Error::new(ErrorCode::Io, format!("cannot start cleanup thread: {e}")))?;
-        Ok(CleanupTask { signal, target })
-    }
-
-    /// Sweeps `target` from now on instead.
-    pub fn retarget(&self, target: Weak<dyn Sweep>) {
-        *self.target.write() = target;
+        Ok(CleanupTask { signal })
     }
 
     /// Stops the task. Calling it again is harmless.
@@ -71,7 +59,7 @@ impl CleanupTask {
     }
 }
 
-fn run(signal: &Signal, target: &Target, interval: Duration) {
+fn run(signal: &Signal, target: &Weak<dyn Sweep>, interval: Duration) {
     loop {
         {
             let Ok(guard) = signal.stopped.lock() else {
@@ -84,7 +72,7 @@ fn run(signal: &Signal, target: &Target, interval: Duration) {
                 return;
             }
         }
-        let current = target.read().upgrade();
+        let current = target.upgrade();
         match current {
             Some(t) => {
                 t.sweep();

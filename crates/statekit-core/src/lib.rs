@@ -61,5 +61,8 @@ pub use memory::{
 pub use range::KeyRange;
 pub use sled::{SledMode, SledOptions, SledSnapshot, SledTier, DEFAULT_FLUSH_EVERY_MS};
 pub use stats::StatsSnapshot;
-pub use store::{Copied, Cursor, PendingCheckpoint, PendingRestore, Restored, Store};
+pub use store::{
+    Attached, Copied, Cursor, PendingCheckpoint, PendingRestore, Restored, ShareTicket, Sharing,
+    Store,
+};
 pub use ttl::{Ttl, NEVER};

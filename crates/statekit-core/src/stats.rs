@@ -67,15 +67,6 @@ impl Counters {
         }
     }
 
-    /// Adds another tier's counters to these (a restore keeps the store's history).
-    pub fn absorb(&self, other: &Counters) {
-        self.hits.fetch_add(other.hits.load(Relaxed), Relaxed);
-        self.misses.fetch_add(other.misses.load(Relaxed), Relaxed);
-        self.puts.fetch_add(other.puts.load(Relaxed), Relaxed);
-        self.deletes.fetch_add(other.deletes.load(Relaxed), Relaxed);
-        self.expired.fetch_add(other.expired.load(Relaxed), Relaxed);
-    }
-
     /// Reads the counters; sizes are filled in by the tier.
     pub fn snapshot(&self, entry_count: u64, memory_bytes: u64) -> StatsSnapshot {
         let hit_count = self.hits.load(Relaxed);

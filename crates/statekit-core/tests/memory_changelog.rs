@@ -67,8 +67,10 @@ fn every_write_path_replays_to_the_same_state() {
         let r = Store::memory(Ttl::Never);
         let replay = r.recover_change_log(dir.path(), mode, None).unwrap();
         assert_eq!(dump(&r), want, "{mode:?}");
-        // 101 puts, 3 deletes that removed something, one batch.
-        assert_eq!(replay.summary.records, 105);
+        // 101 puts, a delete that removed something, a deleteMany (one record of the
+        // two keys it removed), a putMany.
+        assert_eq!(replay.summary.records, 104);
+        assert_eq!(replay.summary.changes, 101 + 1 + 2 + 2);
         assert_eq!(replay.summary.torn, None);
         // New writes go to a new segment; a clear replays too.
         r.clear().unwrap();
@@ -139,7 +141,7 @@ fn a_checkpoint_starts_a_segment_and_recovery_replays_only_what_follows() {
 
     let r = Store::memory(Ttl::Never);
     let mut restored = r.restore(&path).unwrap();
-    let r = r.adopt(&mut restored);
+    r.adopt(&mut restored);
     let replay = r
         .recover_change_log(&log, FsyncMode::EverySec, Some(2))
         .unwrap();
@@ -270,4 +272,72 @@ fn deferred_acknowledgements_wait_off_the_writing_thread() {
     // Deferral ended: nothing more is collected.
     s.put(b"c", b"3", Ttl::Default).unwrap();
     assert_eq!(statekit_core::take_deferred_change_log_ack(), 0);
+}
+
+#[test]
+fn checkpoints_taken_while_threads_write_plus_the_log_after_them_give_the_final_state() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("log");
+    let s = logged(&log, FsyncMode::No);
+    let stop = std::sync::atomic::AtomicBool::new(false);
+    let mut last = None;
+    std::thread::scope(|scope| {
+        for t in 0..3u8 {
+            let s = s.clone();
+            let stop = &stop;
+            scope.spawn(move || {
+                let mut i = 0u32;
+                while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                    let k = format!("k{}", i % 64);
+                    match i % 5 {
+                        0 => drop(s.delete(k.as_bytes()).unwrap()),
+                        1 => s
+                            .put_many(&[
+                                PutEntry {
+                                    key: k.as_bytes(),
+                                    value: &[t, 1],
+                                    ttl: Ttl::Default,
+                                },
+                                PutEntry {
+                                    key: b"pair",
+                                    value: &[t, (i % 200) as u8],
+                                    ttl: Ttl::Default,
+                                },
+                            ])
+                            .unwrap(),
+                        _ => s
+                            .put(k.as_bytes(), &[t, (i % 200) as u8], Ttl::Default)
+                            .unwrap(),
+                    }
+                    i += 1;
+                }
+            });
+        }
+        for n in 0..20 {
+            let path = dir.path().join(format!("c{n}.skc"));
+            let mut pending = s
+                .begin_checkpoint(CheckpointRequest::new(&path, None, None, None, false).unwrap())
+                .unwrap();
+            let segment = pending.change_log_segment().unwrap();
+            pending.write().unwrap();
+            s.truncate_change_log(segment).unwrap();
+            last = Some((path, segment));
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
+        stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    });
+    let want = dump(&s);
+    drop(s);
+    assert_eq!(
+        segments(&log).len(),
+        1,
+        "only the segment since the last checkpoint is left"
+    );
+    let (path, segment) = last.unwrap();
+    let r = Store::memory(Ttl::Never);
+    let mut restored = r.restore(&path).unwrap();
+    r.adopt(&mut restored);
+    r.recover_change_log(&log, FsyncMode::No, Some(segment))
+        .unwrap();
+    assert_eq!(dump(&r), want);
 }

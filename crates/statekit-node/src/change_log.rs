@@ -127,6 +127,15 @@ pub fn take_deferred_change_log_ack() -> f64 {
 
 #[napi]
 impl NativeStore {
+    /// The change log's fsync mode (`always`, `everysec`, `no`), or none without one.
+    #[napi(getter)]
+    pub fn change_log_fsync(&self) -> Option<&'static str> {
+        self.store()
+            .ok()
+            .and_then(|s| s.change_log_fsync())
+            .map(|m| m.as_str())
+    }
+
     /// Resolves once change log record `record` is durable (on a worker thread).
     #[napi(catch_unwind, ts_return_type = "Promise<void>")]
     pub fn wait_change_log(&self, record: f64) -> Result<AsyncTask<Job<WaitWork>>> {

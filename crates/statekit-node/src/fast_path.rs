@@ -13,35 +13,64 @@ use std::cell::{Cell, RefCell};
 
 use napi::bindgen_prelude::BufferSlice;
 use napi_derive::napi;
-use statekit_core::{Copied, Store, Ttl};
+use statekit_core::{Attached, Copied, Store, Ttl};
 
 use crate::error::{invalid, Result};
+
+/// A store as the fast path of one thread holds it.
+enum Handle {
+    /// The handle that opened the store: called directly.
+    Own(Store),
+    /// A handle attached to a store shared by another: loaded per call, so that the
+    /// owner's close reaches it.
+    Attached(Attached),
+}
 
 thread_local! {
     /// The shared key and value buffers of this thread's JavaScript environment.
     static BUFFERS: Cell<(*mut u8, usize, *mut u8, usize)> =
         const { Cell::new((std::ptr::null_mut(), 0, std::ptr::null_mut(), 0)) };
     /// The open stores of this thread, by handle.
-    static STORES: RefCell<Vec<Option<Store>>> = const { RefCell::new(Vec::new()) };
+    static STORES: RefCell<Vec<Option<Handle>>> = const { RefCell::new(Vec::new()) };
 }
 
-/// Registers a store for the fast path; returns its handle. Handles are never reused,
-/// so a closed store's handle can never reach another store.
-pub fn register(store: &Store) -> u32 {
+fn push(handle: Handle) -> u32 {
     STORES.with(|s| {
         let mut s = s.borrow_mut();
-        s.push(Some(store.clone()));
+        s.push(Some(handle));
         (s.len() - 1) as u32
     })
 }
 
-/// Points a handle at another tier (a restore), or at none (close).
-pub fn update(handle: u32, store: Option<&Store>) {
+/// Registers a store for the fast path of this thread; returns its handle. Handles are
+/// never reused, so a closed store's handle can never reach another store.
+pub fn register(store: &Store) -> u32 {
+    push(Handle::Own(store.clone()))
+}
+
+/// Registers an attached store for the fast path of this thread; returns its handle.
+pub fn register_attached(attached: &Attached) -> u32 {
+    push(Handle::Attached(attached.clone()))
+}
+
+/// Ends a handle (the store was closed or collected).
+pub fn unregister(handle: u32) {
     STORES.with(|s| {
         if let Some(slot) = s.borrow_mut().get_mut(handle as usize) {
-            *slot = store.cloned();
+            *slot = None;
         }
     });
+}
+
+/// Runs `f` on the store of `handle` in this thread; FAST_SLOW if there is none (or
+/// its owner closed it).
+#[inline]
+fn on_store(handle: u32, f: impl FnOnce(&Store) -> i32) -> i32 {
+    STORES.with(|s| match s.borrow().get(handle as usize) {
+        Some(Some(Handle::Own(t))) => f(t),
+        Some(Some(Handle::Attached(a))) => a.with(f).unwrap_or(FAST_SLOW),
+        _ => FAST_SLOW,
+    })
 }
 
 /// Registers this thread's shared buffers; returns whether they are now the ones the
@@ -156,10 +185,7 @@ fn value_buffer() -> &'static mut [u8] {
 #[inline]
 fn run(f: impl FnOnce(&Store, &[u8], &Control) -> i32) {
     let Some((key, ctl)) = call() else { return };
-    ctl.result = STORES.with(|s| match s.borrow().get(ctl.handle as usize) {
-        Some(Some(t)) => f(t, key, ctl),
-        _ => FAST_SLOW,
-    });
+    ctl.result = on_store(ctl.handle, |t| f(t, key, ctl));
 }
 
 /// The control word's value for a read's outcome.
@@ -225,9 +251,8 @@ pub fn fast_get_many() -> Result<()> {
     // SAFETY: as in `call`; the keys lie before the control words.
     let keys = unsafe { std::slice::from_raw_parts(kptr, klen - CONTROL_BYTES) };
     let count = ctl.key_len as usize;
-    ctl.result = STORES.with(|s| match s.borrow().get(ctl.handle as usize) {
-        Some(Some(t)) => result(t.get_many_into(keys, count, value_buffer())),
-        _ => FAST_SLOW,
+    ctl.result = on_store(ctl.handle, |t| {
+        result(t.get_many_into(keys, count, value_buffer()))
     });
     Ok(())
 }

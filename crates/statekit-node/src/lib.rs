@@ -13,6 +13,7 @@ mod error;
 mod fast_path;
 mod limits;
 mod options;
+mod share;
 mod stats;
 mod store;
 mod tasks;

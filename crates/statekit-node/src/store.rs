@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use napi::bindgen_prelude::{Array, AsyncTask, BufferSlice, Env};
 use napi_derive::napi;
-use statekit_core::{CleanupTask, PutEntry, Store, Ttl};
+use statekit_core::{Attached, CleanupTask, PutEntry, ShareTicket, Sharing, Store, Ttl};
 
 use crate::checkpoints::{CheckpointWork, RestoreWork, Restored};
 use crate::error::{closed, from_napi, invalid, to_js, Result};
@@ -22,11 +22,23 @@ use crate::tasks::{job, Job, Work};
 /// during a checkpoint, a restore or a close fail with a borrow error. The state lives
 /// in cells instead; the object is only ever used on its JavaScript thread.
 pub struct NativeStore {
-    store: RefCell<Option<Store>>,
-    /// The store's handle on the fast path (see `fast_path`).
+    access: RefCell<Access>,
+    /// The store's handle on the fast path of this thread (see `fast_path`).
     handle: u32,
-    /// Cleanup tasks started on this store, pointed at the new data after a restore.
-    cleanup: RefCell<Vec<CleanupTask>>,
+}
+
+/// How a `NativeStore` reaches its store.
+enum Access {
+    /// It opened the store; `sharing` once `share()` was called. Its close closes the
+    /// store for every thread.
+    Owner {
+        store: Store,
+        sharing: Option<Sharing>,
+    },
+    /// It attached to a store another handle shared; its close detaches it only.
+    Attached(Attached, ShareTicket),
+    /// `close()` was called.
+    Closed,
 }
 
 /// A running cleanup task; `stop()` ends it.
@@ -62,22 +74,43 @@ impl NativeStore {
     fn new(store: Store) -> Self {
         NativeStore {
             handle: crate::fast_path::register(&store),
-            store: RefCell::new(Some(store)),
-            cleanup: RefCell::new(Vec::new()),
+            access: RefCell::new(Access::Owner {
+                store,
+                sharing: None,
+            }),
         }
     }
 
-    /// Another handle on the store, or `ERR_STATEKIT_CLOSED`.
+    /// A handle on a store shared by another `NativeStore` (of any thread).
+    fn from_attached(attached: Attached, ticket: ShareTicket) -> Self {
+        NativeStore {
+            handle: crate::fast_path::register_attached(&attached),
+            access: RefCell::new(Access::Attached(attached, ticket)),
+        }
+    }
+
+    /// Runs `f` on the store, or fails with `ERR_STATEKIT_CLOSED`.
+    fn with<R>(&self, f: impl FnOnce(&Store) -> statekit_core::Result<R>) -> Result<R> {
+        match &*self.access.borrow() {
+            Access::Owner { store, .. } => f(store).map_err(to_js),
+            Access::Attached(a, _) => a.with(f).and_then(|r| r).map_err(to_js),
+            Access::Closed => Err(closed()),
+        }
+    }
+
+    /// Another handle on the store (for work on another thread), or
+    /// `ERR_STATEKIT_CLOSED`.
     pub(crate) fn store(&self) -> Result<Store> {
-        self.store.borrow().clone().ok_or_else(closed)
+        self.with(|s| Ok(s.clone()))
     }
 }
 
 /// A store that JavaScript dropped without closing is released when it is collected:
-/// its fast-path registration is the last strong handle the addon keeps.
+/// its fast-path registration is the last strong handle the addon keeps. An owner's
+/// sharing ends with it (attached handles then get `ERR_STATEKIT_CLOSED`).
 impl Drop for NativeStore {
     fn drop(&mut self) {
-        crate::fast_path::update(self.handle, None);
+        crate::fast_path::unregister(self.handle);
     }
 }
 
@@ -158,15 +191,13 @@ impl NativeStore {
     /// `"memory"` or `"sled"`.
     #[napi(getter)]
     pub fn tier(&self) -> Result<&'static str> {
-        Ok(self.store()?.tier_name())
+        self.with(|s| Ok(s.tier_name()))
     }
 
     /// The live value of `key`, copied into a new Buffer.
     #[napi(catch_unwind)]
     pub fn get<'e>(&self, env: &'e Env, key: &[u8]) -> Result<Option<BufferSlice<'e>>> {
-        self.store()?
-            .get_with(key, |v| BufferSlice::copy_from(env, v))
-            .map_err(to_js)?
+        self.with(|s| s.get_with(key, |v| BufferSlice::copy_from(env, v)))?
             .transpose()
             .map_err(from_napi)
     }
@@ -174,38 +205,37 @@ impl NativeStore {
     /// Whether `key` has a live value.
     #[napi(catch_unwind)]
     pub fn has(&self, key: &[u8]) -> Result<bool> {
-        self.store()?.has(key).map_err(to_js)
+        self.with(|s| s.has(key))
     }
 
     /// Stores `value` under `key` with an optional TTL in milliseconds.
     #[napi(catch_unwind)]
     pub fn put(&self, key: &[u8], value: &[u8], ttl_ms: Option<f64>) -> Result<()> {
         let ttl = ttl(ttl_ms)?;
-        self.store()?.put(key, value, ttl).map_err(to_js)
+        self.with(|s| s.put(key, value, ttl))
     }
 
     /// Removes `key`; returns whether a live entry was removed.
     #[napi(catch_unwind)]
     pub fn delete(&self, key: &[u8]) -> Result<bool> {
-        self.store()?.delete(key).map_err(to_js)
+        self.with(|s| s.delete(key))
     }
 
     /// The live values of `keys` (holes for misses), in one call.
     #[napi(catch_unwind)]
     pub fn get_many<'e>(&self, env: &'e Env, keys: Array<'e>) -> Result<Array<'e>> {
-        let store = self.store()?;
         let keys = slices(&keys)?;
         let mut out = env.create_array(keys.len() as u32).map_err(from_napi)?;
         let mut failed = None;
-        store
-            .get_many_with(&keys, |i, found| {
+        self.with(|s| {
+            s.get_many_with(&keys, |i, found| {
                 let Some(v) = found else { return };
                 let set = BufferSlice::copy_from(env, v).and_then(|b| out.set(i as u32, b));
                 if let Err(e) = set {
                     failed.get_or_insert(e);
                 }
             })
-            .map_err(to_js)?;
+        })?;
         match failed {
             Some(e) => Err(from_napi(e)),
             None => Ok(out),
@@ -228,7 +258,7 @@ impl NativeStore {
                 ttl: ttl(t)?,
             });
         }
-        self.store()?.put_many(&entries).map_err(to_js)
+        self.with(|s| s.put_many(&entries))
     }
 
     /// Removes every key, or none if any is invalid; returns for each whether a live
@@ -236,27 +266,26 @@ impl NativeStore {
     #[napi(catch_unwind)]
     pub fn delete_many(&self, keys: Array) -> Result<Vec<bool>> {
         let keys = slices(&keys)?;
-        self.store()?.delete_many(&keys).map_err(to_js)
+        self.with(|s| s.delete_many(&keys))
     }
 
     /// A cursor over the live entries of a range, in key order.
     #[napi(catch_unwind)]
     pub fn cursor(&self, range: RangeOptions) -> Result<crate::cursor::Cursor> {
-        Ok(crate::cursor::Cursor::from(
-            self.store()?.cursor(range.into()),
-        ))
+        let range = range.into();
+        self.with(|s| Ok(crate::cursor::Cursor::from(s.cursor(range))))
     }
 
     /// Removes every entry.
     #[napi(catch_unwind)]
     pub fn clear(&self) -> Result<()> {
-        self.store()?.clear().map_err(to_js)
+        self.with(Store::clear)
     }
 
     /// Removes expired entries now; returns how many.
     #[napi(catch_unwind)]
     pub fn cleanup_expired(&self) -> Result<f64> {
-        Ok(self.store()?.cleanup_expired().map_err(to_js)? as f64)
+        Ok(self.with(Store::cleanup_expired)? as f64)
     }
 
     /// Sweeps expired entries every `interval_ms` (at least 1) on a background thread.
@@ -268,17 +297,14 @@ impl NativeStore {
             )));
         }
         let interval = Duration::from_millis(interval_ms as u64);
-        let task = self.store()?.start_cleanup(interval).map_err(to_js)?;
-        let mut tasks = self.cleanup.borrow_mut();
-        tasks.retain(|t| !t.is_stopped());
-        tasks.push(task.clone());
+        let task = self.with(|s| s.start_cleanup(interval))?;
         Ok(CleanupHandle { task })
     }
 
     /// Counters and sizes.
     #[napi(catch_unwind)]
     pub fn stats(&self) -> Result<Stats> {
-        Ok(self.store()?.stats().map_err(to_js)?.into())
+        Ok(self.with(Store::stats)?.into())
     }
 
     /// Writes every earlier write to disk, on a worker thread (sled tier, or a memory
@@ -302,7 +328,7 @@ impl NativeStore {
         options: CheckpointOptions,
     ) -> Result<AsyncTask<Job<CheckpointWork>>> {
         let req = options.into_request(path)?;
-        let pending = self.store()?.begin_checkpoint(req).map_err(to_js)?;
+        let pending = self.with(|s| s.begin_checkpoint(req))?;
         Ok(job(CheckpointWork(pending)))
     }
 
@@ -310,31 +336,76 @@ impl NativeStore {
     /// then switches the store to the restored state.
     #[napi(catch_unwind, ts_return_type = "Promise<Restored>")]
     pub fn restore(&self, path: String) -> Result<AsyncTask<Job<RestoreWork>>> {
-        let pending = self
-            .store()?
-            .begin_restore(std::path::Path::new(&path))
-            .map_err(to_js)?;
+        let pending = self.with(|s| s.begin_restore(std::path::Path::new(&path)))?;
         Ok(job(RestoreWork(pending)))
     }
 
-    /// Switches in the state a restore built, keeping the counters.
+    /// Switches in the state a restore built, keeping the counters: at once for every
+    /// handle on the store, in every thread.
     #[napi(catch_unwind)]
     pub fn adopt(&self, restored: &mut Restored) -> Result<()> {
-        let next = self.store()?.adopt(&mut restored.0);
-        for task in self.cleanup.borrow().iter() {
-            next.retarget(task);
-        }
-        crate::fast_path::update(self.handle, Some(&next));
-        *self.store.borrow_mut() = Some(next);
-        Ok(())
+        self.with(|s| {
+            s.adopt(&mut restored.0);
+            Ok(())
+        })
     }
 
-    /// Releases the store; every later call fails with `ERR_STATEKIT_CLOSED`. A sled
-    /// store is flushed and its directory unlocked by the time the Promise resolves.
+    /// Releases the handle; every later call on it fails with `ERR_STATEKIT_CLOSED`.
+    /// The owner's close closes the store for every thread (a sled store is flushed
+    /// and its directory unlocked by the time the Promise resolves); an attached
+    /// handle's close detaches it only.
     #[napi(ts_return_type = "Promise<void>")]
     pub fn close(&self) -> AsyncTask<Job<CloseWork>> {
-        crate::fast_path::update(self.handle, None);
-        job(CloseWork(self.store.borrow_mut().take()))
+        crate::fast_path::unregister(self.handle);
+        let store = match self.access.replace(Access::Closed) {
+            Access::Owner { store, sharing } => {
+                if let Some(sharing) = sharing {
+                    sharing.revoke();
+                }
+                Some(store)
+            }
+            Access::Attached(..) | Access::Closed => None,
+        };
+        job(CloseWork(store))
+    }
+
+    /// Shares the store with the other threads of this process: the returned ticket
+    /// attaches to it (`attach`). The same ticket every time.
+    #[napi(catch_unwind)]
+    pub fn share(&self) -> Result<crate::share::ShareDescriptor> {
+        let mut access = self.access.borrow_mut();
+        let ticket = match &mut *access {
+            Access::Owner { store, sharing } => match sharing {
+                Some(s) => s.ticket(),
+                None => {
+                    let s = store.share().map_err(to_js)?;
+                    let ticket = s.ticket();
+                    *sharing = Some(s);
+                    ticket
+                }
+            },
+            Access::Attached(a, ticket) => {
+                a.with(|_| ()).map_err(to_js)?;
+                ticket.clone()
+            }
+            Access::Closed => return Err(closed()),
+        };
+        Ok(ticket.into())
+    }
+
+    /// A handle on the store a `share()` descriptor names, from any thread of this
+    /// process: `ERR_STATEKIT_INVALID_ARG` for a malformed or foreign descriptor,
+    /// `ERR_STATEKIT_CLOSED` once the store's owner closed it.
+    #[napi(factory, catch_unwind)]
+    pub fn attach(descriptor: crate::share::ShareDescriptor) -> Result<Self> {
+        let (attached, ticket) = crate::share::attach(&descriptor)?;
+        Ok(Self::from_attached(attached, ticket))
+    }
+
+    /// Whether this handle is attached to a store another handle shared.
+    #[napi(getter)]
+    pub fn attached(&self) -> bool {
+        matches!(&*self.access.borrow(), Access::Attached(..))
     }
 
     /// The store's handle for the fast-path functions.
@@ -343,9 +414,13 @@ impl NativeStore {
         self.handle
     }
 
-    /// Whether `close()` was called.
+    /// Whether `close()` was called (or, for an attached handle, the owner closed it).
     #[napi(getter)]
     pub fn closed(&self) -> bool {
-        self.store.borrow().is_none()
+        match &*self.access.borrow() {
+            Access::Closed => true,
+            Access::Attached(a, _) => a.with(|_| ()).is_err(),
+            Access::Owner { .. } => false,
+        }
     }
 }

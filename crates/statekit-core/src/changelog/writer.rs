@@ -273,20 +273,18 @@ impl ChangeLog {
         Ok(n)
     }
 
-    /// Runs `f` (a checkpoint taking its cut) and starts a new segment at the same
-    /// instant: every record in the older segments was appended before `f` ran.
-    /// Returns `f`'s result and the new segment's number.
-    pub fn rotate_around<R>(&self, f: impl FnOnce() -> Result<R>) -> Result<(R, u64)> {
-        self.check()?;
+    /// Starts a new segment for the records appended from now on; returns its number.
+    /// A checkpoint calls it while it holds every shard's lock as it takes its cut, so
+    /// every record in the older segments is in the checkpoint and none after.
+    pub fn rotate(&self) -> u64 {
         let mut p = self.shared.pending.lock();
-        let r = f()?;
         p.segment += 1;
         let at = p.buf.len();
         let number = p.segment;
         p.rotations.push((at, number));
         drop(p);
         self.shared.wake.notify_one();
-        Ok((r, number))
+        number
     }
 
     /// Waits until segment `number` exists on disk (a checkpoint is published only

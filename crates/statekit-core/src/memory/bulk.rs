@@ -14,6 +14,7 @@ use crate::checkpoint::format::{decode_records, Record};
 use crate::error::{Error, ErrorCode, Result};
 use crate::limits::{check_key, check_value};
 use crate::memory::key_bytes::KeyBytes;
+use crate::memory::write::ShardTable;
 use crate::memory::{entry_size, Entry, MemoryTier, SHARDS};
 use crate::ttl::is_expired;
 
@@ -208,9 +209,6 @@ impl<'t> BulkLoader<'t> {
         }
     }
 }
-
-/// The table inside one shard of the map.
-type ShardTable = hashbrown::raw::RawTable<(KeyBytes, SharedValue<Entry>)>;
 
 fn old_size(key: &[u8], e: &Entry) -> u64 {
     e.value

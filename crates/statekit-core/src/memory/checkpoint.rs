@@ -2,6 +2,7 @@
 //! building a new tier from a checkpoint chain on several threads.
 
 use std::path::Path;
+use std::sync::atomic::Ordering::SeqCst;
 use std::sync::Arc;
 
 use super::snapshot::Base;
@@ -12,6 +13,7 @@ use crate::clock::SystemClock;
 use crate::error::Result;
 use crate::error::{Error, ErrorCode};
 use crate::memory::bulk::{BulkLoader, Share};
+use crate::memory::write::{Locked, ShardTable};
 use crate::memory::MemoryTier;
 use crate::ttl::Ttl;
 
@@ -57,18 +59,30 @@ impl MemoryTier {
         path: &Path,
         default_ttl: Ttl,
     ) -> Result<(Arc<MemoryTier>, RestoreSummary)> {
+        Self::build_from(path, |capacity| {
+            MemoryTier::with_capacity(default_ttl, Arc::new(SystemClock), capacity)
+        })
+    }
+
+    /// Builds the data of a restore of this tier aside, with this tier's hasher, clock
+    /// and default TTL, for [`MemoryTier::switch_in`].
+    pub(crate) fn restore_aside(&self, path: &Path) -> Result<(Arc<MemoryTier>, RestoreSummary)> {
+        Self::build_from(path, |capacity| {
+            MemoryTier::with_seed(self.default_ttl, self.clock(), capacity, self.seed())
+        })
+    }
+
+    fn build_from(
+        path: &Path,
+        make: impl FnOnce(usize) -> MemoryTier,
+    ) -> Result<(Arc<MemoryTier>, RestoreSummary)> {
         let started = std::time::Instant::now();
         let chain = chain_of(path)?;
-        let capacity: u64 = chain.iter().map(|(_, i)| i.header.entry_count).sum();
-        let tier = Arc::new(MemoryTier::with_capacity(
-            default_ttl,
-            Arc::new(SystemClock),
-            capacity.min(1 << 28) as usize,
-        ));
+        let tier = Arc::new(make(presize(&chain)));
         let now_ms = tier.now_ms();
         // Every restored entry takes this one version: all are older than the cut
         // taken below, so the next incremental checkpoint leaves them out.
-        let version = tier.seq.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        let version = tier.seq.fetch_add(1, SeqCst);
         let results: Vec<Result<(u64, u64)>> = std::thread::scope(|scope| {
             let handles: Vec<_> = (0..RESTORE_THREADS)
                 .map(|part| {
@@ -99,7 +113,7 @@ impl MemoryTier {
         }
         tier.set_memory_bytes(bytes);
         let summary = RestoreSummary::of_chain(&chain, tier.len() as u64, expired, started);
-        let cut = tier.seq.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        let cut = tier.seq.fetch_add(1, SeqCst);
         tier.counters.reset();
         tier.snapshot.set_base(Base {
             id: summary.id,
@@ -107,4 +121,51 @@ impl MemoryTier {
         });
         Ok((tier, summary))
     }
+
+    /// Switches the data `next` holds (built by [`MemoryTier::restore_aside`] of this
+    /// tier) into this tier, holding every shard's lock of both: every thread sees the
+    /// old data or the new, never a mix. This tier keeps its counters (a restore
+    /// replaces the data, not the store's history); `next` is left with the old data,
+    /// for its owner to free. Cursors opened before end.
+    pub(crate) fn switch_in(&self, next: &MemoryTier) {
+        debug_assert_eq!(self.seed(), next.seed());
+        let mut mine = Locked::all(self);
+        let mut theirs = Locked::all(next);
+        for (a, b) in mine.tables().iter_mut().zip(theirs.tables()) {
+            std::mem::swap::<ShardTable>(a, b);
+        }
+        self.memory_bytes
+            .store(next.memory_bytes.load(SeqCst), SeqCst);
+        self.tombstones.store(next.tombstones.load(SeqCst), SeqCst);
+        // Every restored entry's version must stay below the new base's cut.
+        self.seq.fetch_max(next.seq.load(SeqCst), SeqCst);
+        let cut = self.seq.fetch_add(1, SeqCst);
+        if let Some(base) = next.snapshot.base() {
+            self.snapshot.restart_from(Base { id: base.id, cut });
+        }
+        self.bump_epoch();
+    }
 }
+
+/// Entries to size a restored tier's table for: the count the chain's headers claim,
+/// but never more than its files could hold (a damaged header must not allocate
+/// gigabytes before the damage is found).
+fn presize(
+    chain: &[(
+        std::path::PathBuf,
+        crate::checkpoint::reader::CheckpointInfo,
+    )],
+) -> usize {
+    let claimed: u64 = chain.iter().map(|(_, i)| i.header.entry_count).sum();
+    let file_bytes: u64 = chain
+        .iter()
+        .map(|(p, _)| std::fs::metadata(p).map_or(0, |m| m.len()))
+        .sum();
+    claimed
+        .min(file_bytes.saturating_mul(MAX_ENTRIES_PER_FILE_BYTE))
+        .min(1 << 28) as usize
+}
+
+/// The most entries a byte of checkpoint file is taken to hold when sizing a restore:
+/// generous for well-compressed data; past it the table grows as it fills.
+const MAX_ENTRIES_PER_FILE_BYTE: u64 = 4;

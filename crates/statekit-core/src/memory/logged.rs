@@ -75,9 +75,7 @@ impl MemoryTier {
                     key,
                     value,
                     expires_at,
-                } => {
-                    self.insert(key, value, expires_at);
-                }
+                } => self.put_absolute(key, value, expires_at),
                 Record::Tombstone { key } => {
                     self.delete(key)?;
                 }
@@ -149,6 +147,33 @@ impl MemoryTier {
             }
             None => 0,
         }
+    }
+
+    /// Appends one record of tombstones for the keys a batch removed (`removed[i]` is
+    /// `Some` where key `i` held something); 0 if it removed nothing.
+    pub(crate) fn log_deletes(&self, keys: &[&[u8]], removed: &[Option<bool>]) -> u64 {
+        match self.log.get() {
+            Some(l) => {
+                let changes: Vec<Record<'_>> = keys
+                    .iter()
+                    .zip(removed)
+                    .filter(|(_, r)| r.is_some())
+                    .map(|(key, _)| Record::Tombstone { key })
+                    .collect();
+                if changes.is_empty() {
+                    0
+                } else {
+                    l.append_batch(&changes)
+                }
+            }
+            None => 0,
+        }
+    }
+
+    /// Starts a new change log segment at a checkpoint's cut; call it holding every
+    /// shard's lock. Returns the segment's number (`None` without a log).
+    pub(crate) fn log_rotate(&self) -> Option<u64> {
+        self.log.get().map(|l| l.rotate())
     }
 
     /// Appends a clear.

@@ -8,6 +8,7 @@ pub(crate) mod key_bytes;
 pub(crate) mod logged;
 pub(crate) mod snapshot;
 mod tier;
+pub(crate) mod write;
 
 pub use logged::{defer_acks, take_deferred, ChangeLogReplay};
 pub use snapshot::{MemorySnapshot, RestoreClaim};

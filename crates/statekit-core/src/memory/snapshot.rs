@@ -15,6 +15,7 @@ use crate::checkpoint::format::{Kind, Record};
 use crate::checkpoint::writer::CheckpointWriter;
 use crate::checkpoint::Cut;
 use crate::error::{Error, ErrorCode, Result};
+use crate::memory::write::Locked;
 use crate::memory::{Entry, MemoryTier};
 use crate::prefetch::prefetch;
 use crate::ttl::is_expired;
@@ -110,6 +111,16 @@ impl SnapshotState {
         self.base.lock().ok().and_then(|b| *b)
     }
 
+    /// Starts over from a restored checkpoint: `base` is the base of the next
+    /// incremental checkpoint, and the deletes and clears recorded before are dropped.
+    pub(crate) fn restart_from(&self, base: Base) {
+        if let Ok(mut d) = self.deletes.lock() {
+            d.clear();
+        }
+        self.cleared_at.store(0, SeqCst);
+        self.set_base(base);
+    }
+
     /// Makes `base` the base of the next incremental checkpoint (after a restore).
     pub fn set_base(&self, base: Base) {
         self.tracking.store(true, SeqCst);
@@ -129,11 +140,13 @@ pub struct MemorySnapshot {
     deletes: HashMap<Box<[u8]>, u64>,
     cleared_at: u64,
     finished: bool,
+    /// The change log segment started at the cut, if the tier has a log.
+    log_segment: Option<u64>,
 }
 
 impl MemoryTier {
-    /// Takes the cut of a checkpoint. Call it on the thread that writes, so every
-    /// write it made before is in the checkpoint and none after.
+    /// Takes the cut of a checkpoint: every write that returned (on any thread) before
+    /// this call is in the checkpoint, and none that starts after it.
     pub fn begin_snapshot(self: &Arc<Self>, kind: Kind) -> Result<MemorySnapshot> {
         let st = &self.snapshot;
         let base = st.base();
@@ -142,6 +155,11 @@ impl MemoryTier {
                 "an incremental checkpoint needs a base: take a full checkpoint (or restore one) first",
             ));
         }
+        // Every shard's lock is held while the cut is taken and published: each write,
+        // from any thread, takes its version and reads the cut under its shards' locks
+        // (see `crate::memory::write`), so it falls wholly before the cut or wholly
+        // after, and the deletes recorded below are exactly those before it.
+        let _locked = Locked::all(self);
         let cut = self.seq.fetch_add(1, SeqCst);
         if st.active.compare_exchange(0, cut, SeqCst, SeqCst).is_err() {
             return Err(busy());
@@ -157,6 +175,7 @@ impl MemoryTier {
             .map(|mut d| std::mem::take(&mut *d))
             .unwrap_or_default();
         let cleared_at = st.cleared_at.swap(0, SeqCst);
+        let log_segment = self.log_rotate(); // change log: a new segment at the cut
         Ok(MemorySnapshot {
             tier: Arc::clone(self),
             cut,
@@ -166,6 +185,7 @@ impl MemoryTier {
             deletes,
             cleared_at,
             finished: false,
+            log_segment,
         })
     }
 }
@@ -174,6 +194,11 @@ impl MemorySnapshot {
     /// The kind of checkpoint this is.
     pub fn kind(&self) -> Kind {
         self.kind
+    }
+
+    /// The change log segment that replay after this checkpoint starts from.
+    pub fn change_log_segment(&self) -> Option<u64> {
+        self.log_segment
     }
 }
 

@@ -10,17 +10,16 @@
 
 use std::collections::hash_map::RandomState;
 use std::hash::{BuildHasher, Hasher};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed, Ordering::SeqCst};
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed, Ordering::SeqCst};
 use std::sync::{Arc, OnceLock};
 
 use dashmap::DashMap;
 use xxhash_rust::xxh3::Xxh3Builder;
 
-use crate::batch::PutEntry;
 use crate::changelog::ChangeLog;
 use crate::clock::{Clock, SystemClock};
 use crate::error::Result;
-use crate::limits::{check_key, check_keys, check_value};
+use crate::limits::check_key;
 use crate::memory::key_bytes::KeyBytes;
 use crate::memory::snapshot::SnapshotState;
 use crate::range::KeyRange;
@@ -65,7 +64,7 @@ impl Entry {
     }
 
     /// Keeps the value of the cut aside before it is overwritten or deleted.
-    fn preserve(&mut self, cut: u64) {
+    pub(super) fn preserve(&mut self, cut: u64) {
         if self.prev.as_ref().is_some_and(|p| p.cut != cut) {
             self.prev = None;
         }
@@ -82,7 +81,7 @@ impl Entry {
     }
 
     /// Whether a running checkpoint with this cut still needs this slot.
-    fn needed_by(&self, cut: u64) -> bool {
+    pub(super) fn needed_by(&self, cut: u64) -> bool {
         cut != 0
             && ((self.version < cut && self.value.is_some())
                 || self.prev.as_ref().is_some_and(|p| p.cut == cut))
@@ -92,17 +91,20 @@ impl Entry {
 /// The in-memory tier.
 pub struct MemoryTier {
     pub(crate) map: DashMap<KeyBytes, Entry, Xxh3Builder>,
-    default_ttl: Ttl,
-    clock: Arc<dyn Clock>,
+    pub(super) default_ttl: Ttl,
+    pub(super) clock: Arc<dyn Clock>,
     pub(crate) counters: Counters,
-    memory_bytes: AtomicU64,
-    tombstones: AtomicU64,
+    pub(super) memory_bytes: AtomicU64,
+    pub(super) tombstones: AtomicU64,
     /// The version counter: every write takes the next one.
     pub(crate) seq: AtomicU64,
     pub(crate) snapshot: SnapshotState,
-    /// Set once a restore has switched its store to another tier; shared with cursors,
-    /// which outlive the tier they read.
-    replaced: Arc<AtomicBool>,
+    /// The seed of the map's hasher: a restore builds its tier aside with the same one,
+    /// so that the built shards can be switched into this tier as they are.
+    seed: u64,
+    /// How many restores have switched new data into this tier; a cursor ends when it
+    /// changes.
+    epoch: AtomicU64,
     /// The change log, once attached (see `logged.rs`).
     pub(crate) log: OnceLock<ChangeLog>,
 }
@@ -134,6 +136,16 @@ impl MemoryTier {
     /// A tier with room for `capacity` entries before its table grows (restore).
     pub fn with_capacity(default_ttl: Ttl, clock: Arc<dyn Clock>, capacity: usize) -> Self {
         let seed = RandomState::new().build_hasher().finish();
+        Self::with_seed(default_ttl, clock, capacity, seed)
+    }
+
+    /// A tier whose map hashes with `seed`.
+    pub(crate) fn with_seed(
+        default_ttl: Ttl,
+        clock: Arc<dyn Clock>,
+        capacity: usize,
+        seed: u64,
+    ) -> Self {
         MemoryTier {
             map: DashMap::with_capacity_and_hasher_and_shard_amount(
                 capacity,
@@ -150,7 +162,8 @@ impl MemoryTier {
             tombstones: AtomicU64::new(0),
             seq: AtomicU64::new(1),
             snapshot: SnapshotState::default(),
-            replaced: Arc::new(AtomicBool::new(false)),
+            seed,
+            epoch: AtomicU64::new(0),
             log: OnceLock::new(),
         }
     }
@@ -215,215 +228,6 @@ impl MemoryTier {
     pub fn has(&self, key: &[u8]) -> Result<bool> {
         check_key(key)?;
         Ok(self.peek_with(key, |_| ())?.is_some())
-    }
-
-    /// Stores `value` under `key`.
-    pub fn put(&self, key: &[u8], value: &[u8], ttl: Ttl) -> Result<()> {
-        check_key(key)?;
-        check_value(value)?;
-        self.log_check()?; // change log
-        let expires_at = self.expiry(ttl);
-        let logged = self.insert(key, value, expires_at);
-        self.counters.put(1);
-        self.log_ack(logged) // change log
-    }
-
-    /// Stores every entry of the batch, or none if any is invalid. All entries are
-    /// written in one call; no reader on the calling thread can see part of it, and a
-    /// checkpoint's cut falls before or after the whole batch.
-    pub fn put_many(&self, entries: &[PutEntry<'_>]) -> Result<()> {
-        PutEntry::check_all(entries)?;
-        self.log_check()?; // change log
-        let now = self.now_ms();
-        let mut expiries = Vec::new(); // change log
-        for e in entries {
-            let expires_at = e.ttl.expires_at(self.default_ttl, now);
-            self.insert_unlogged(e.key, e.value, expires_at);
-            expiries.push(expires_at); // change log
-        }
-        // change log: one record for the batch. TODO(lead's rewrite): append while the
-        // batch holds its shards' locks; here it follows the batch's inserts.
-        let logged = self.log_batch(entries, &expiries);
-        self.counters.put(entries.len() as u64);
-        self.log_ack(logged) // change log
-    }
-
-    /// The cut of the running checkpoint that a write with this version must keep the
-    /// old value aside for: none (0) if no checkpoint runs, or if the write took its
-    /// version before the cut (it belongs to the checkpoint, which reads its value),
-    /// even when it lands after the checkpoint started.
-    fn cut_for(&self, version: u64) -> u64 {
-        match self.snapshot.active_cut() {
-            cut if cut != 0 && version > cut => cut,
-            _ => 0,
-        }
-    }
-
-    fn expiry(&self, ttl: Ttl) -> u64 {
-        match (ttl, self.default_ttl) {
-            (Ttl::Never, _) | (Ttl::Default, Ttl::Never) => NEVER,
-            _ => ttl.expires_at(self.default_ttl, self.now_ms()),
-        }
-    }
-
-    /// Inserts and appends the put to the change log under the shard's lock; returns
-    /// the log record's number (0 without a log).
-    pub(crate) fn insert(&self, key: &[u8], value: &[u8], expires_at: u64) -> u64 {
-        self.insert_with(key, value, expires_at, true)
-    }
-
-    fn insert_unlogged(&self, key: &[u8], value: &[u8], expires_at: u64) {
-        self.insert_with(key, value, expires_at, false);
-    }
-
-    fn insert_with(&self, key: &[u8], value: &[u8], expires_at: u64, log: bool) -> u64 {
-        let mut logged = 0; // change log
-        let version = self.seq.fetch_add(1, SeqCst);
-        let added = entry_size(key.len(), value.len());
-        let mut old_len = None;
-        match self.map.get_mut(key) {
-            Some(mut slot) => {
-                let cut = self.cut_for(version);
-                let e = &mut *slot;
-                old_len = e.value.as_ref().map(|v| v.len());
-                if e.value.is_none() {
-                    self.tombstones.fetch_sub(1, Relaxed);
-                }
-                e.preserve(cut);
-                e.value = Some(value.into());
-                e.expires_at = expires_at;
-                e.version = version;
-                if log {
-                    logged = self.log_put(key, value, expires_at); // change log
-                }
-            }
-            None => {
-                let entry = Entry {
-                    value: Some(value.into()),
-                    expires_at,
-                    version,
-                    prev: None,
-                };
-                // change log: through `entry`, so the append holds the shard's lock.
-                match self.map.entry(key.into()) {
-                    dashmap::Entry::Occupied(mut slot) => {
-                        old_len = slot.insert(entry).value.map(|v| v.len());
-                        if log {
-                            logged = self.log_put(key, value, expires_at);
-                        }
-                    }
-                    dashmap::Entry::Vacant(slot) => {
-                        let held = slot.insert(entry);
-                        if log {
-                            logged = self.log_put(key, value, expires_at);
-                        }
-                        drop(held);
-                    }
-                }
-            }
-        }
-        self.memory_bytes.fetch_add(added, Relaxed);
-        if let Some(len) = old_len {
-            self.memory_bytes
-                .fetch_sub(entry_size(key.len(), len), Relaxed);
-        }
-        logged
-    }
-
-    /// Removes `key`; returns whether a live entry was removed.
-    pub fn delete(&self, key: &[u8]) -> Result<bool> {
-        check_key(key)?;
-        self.log_check()?; // change log
-        let (removed, logged) = self.remove(key);
-        self.log_ack(logged)?; // change log
-        Ok(removed)
-    }
-
-    /// Removes `key` (leaving a tombstone if a running checkpoint needs its old value);
-    /// returns whether a live entry was removed.
-    fn remove(&self, key: &[u8]) -> (bool, u64) {
-        let mut logged = 0; // change log
-        let version = self.seq.fetch_add(1, SeqCst);
-        let now = self.now_ms();
-        let mut removed: Option<(usize, bool)> = None;
-        let gone = self.map.remove_if_mut(key, |_, e| {
-            let Some(v) = &e.value else { return false };
-            removed = Some((v.len(), is_expired(e.expires_at, now)));
-            logged = self.log_delete(key); // change log, under the shard's lock
-            let cut = self.cut_for(version);
-            if e.needed_by(cut) {
-                e.preserve(cut);
-                e.value = None;
-                e.version = version;
-                self.tombstones.fetch_add(1, Relaxed);
-                false
-            } else {
-                true
-            }
-        });
-        drop(gone);
-        let Some((len, expired)) = removed else {
-            return (false, logged);
-        };
-        self.snapshot.record_delete(key, version);
-        self.memory_bytes
-            .fetch_sub(entry_size(key.len(), len), Relaxed);
-        if expired {
-            self.counters.expired(1);
-            (false, logged)
-        } else {
-            self.counters.delete(1);
-            (true, logged)
-        }
-    }
-
-    /// Removes every key, or none if any key is invalid; returns for each whether a
-    /// live entry was removed.
-    pub fn delete_many(&self, keys: &[&[u8]]) -> Result<Vec<bool>> {
-        check_keys(keys)?;
-        self.log_check()?; // change log
-        let mut last = 0; // change log
-        let removed = keys
-            .iter()
-            .map(|k| {
-                let (removed, logged) = self.remove(k);
-                last = last.max(logged);
-                removed
-            })
-            .collect();
-        self.log_ack(last)?; // change log: one wait covers every record before it
-        Ok(removed)
-    }
-
-    /// Removes every entry.
-    pub fn clear(&self) -> Result<()> {
-        self.log_check()?; // change log
-        let version = self.seq.fetch_add(1, SeqCst);
-        let logged = self.log_clear(); // change log
-        self.snapshot.record_clear(version);
-        let cut = self.snapshot.active_cut();
-        if cut == 0 {
-            self.map.clear();
-            self.tombstones.store(0, Relaxed);
-        } else {
-            self.map.retain(|_, e| {
-                if !e.needed_by(cut) {
-                    if e.value.is_none() {
-                        self.tombstones.fetch_sub(1, Relaxed);
-                    }
-                    return false;
-                }
-                if e.value.is_some() {
-                    e.preserve(cut);
-                    e.value = None;
-                    e.version = version;
-                    self.tombstones.fetch_add(1, Relaxed);
-                }
-                true
-            });
-        }
-        self.memory_bytes.store(0, Relaxed);
-        self.log_ack(logged) // change log
     }
 
     fn remove_if_expired(&self, key: &[u8]) -> bool {
@@ -524,17 +328,24 @@ impl MemoryTier {
 }
 
 impl MemoryTier {
-    /// Takes over `old`'s place after a restore: its operation counters (a restore
-    /// replaces the data, not the store's history), and marks `old` replaced, which
-    /// ends the cursors still reading it.
-    pub fn replace(&self, old: &MemoryTier) {
-        self.counters.absorb(&old.counters);
-        old.replaced.store(true, SeqCst);
+    /// How many restores have switched new data into this tier.
+    pub(crate) fn epoch(&self) -> u64 {
+        self.epoch.load(SeqCst)
     }
 
-    /// Set once a restore has switched this tier's store to another tier.
-    pub(crate) fn replaced_flag(&self) -> Arc<AtomicBool> {
-        Arc::clone(&self.replaced)
+    /// Counts a restore switched in.
+    pub(super) fn bump_epoch(&self) {
+        self.epoch.fetch_add(1, SeqCst);
+    }
+
+    /// The seed of the map's hasher.
+    pub(crate) fn seed(&self) -> u64 {
+        self.seed
+    }
+
+    /// The tier's clock.
+    pub(crate) fn clock(&self) -> Arc<dyn Clock> {
+        Arc::clone(&self.clock)
     }
 }
 

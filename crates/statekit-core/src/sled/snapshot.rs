@@ -11,7 +11,7 @@ use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, Ordering::Relaxed, Ordering::SeqCst};
 use std::sync::Arc;
 
-use parking_lot::Mutex;
+use parking_lot::{Mutex, RwLock, RwLockReadGuard};
 
 use crate::checkpoint::format::{Kind, Record};
 use crate::checkpoint::writer::CheckpointWriter;
@@ -51,6 +51,9 @@ pub struct SledSnapshotState {
     tracking: AtomicBool,
     changes: Mutex<Changes>,
     base: Mutex<Option<u64>>,
+    /// Writes hold it shared from their pre-image to their last change; a cut takes it
+    /// exclusively, so each write, from any thread, falls wholly before or after it.
+    gate: RwLock<()>,
 }
 
 pub(crate) fn busy() -> Error {
@@ -61,6 +64,11 @@ pub(crate) fn busy() -> Error {
 }
 
 impl SledSnapshotState {
+    /// Held by a write from its first pre-image to its last change.
+    pub(crate) fn write_gate(&self) -> RwLockReadGuard<'_, ()> {
+        self.gate.read()
+    }
+
     /// Whether a checkpoint or restore is running.
     pub fn is_running(&self) -> bool {
         self.running.load(SeqCst)
@@ -163,7 +171,8 @@ pub struct SledSnapshot {
 }
 
 impl SledTier {
-    /// Takes the cut of a checkpoint. Call it on the thread that writes.
+    /// Takes the cut of a checkpoint: every write that returned (on any thread) before
+    /// this call is in the checkpoint, and none that starts after it.
     pub fn begin_snapshot(self: &Arc<Self>, kind: Kind) -> Result<SledSnapshot> {
         let st = &self.snapshot;
         let base = *st.base.lock();
@@ -172,10 +181,14 @@ impl SledTier {
                 "an incremental checkpoint needs a base: take a full checkpoint (or restore one) first",
             ));
         }
+        // No write is half done while the cut is taken: those before it are wholly in
+        // sled (and in `changes`), those after it keep their pre-images.
+        let gate = st.gate.write();
         st.claim()?;
         *st.active.lock() = Some(Active::default());
         st.tracking.store(true, SeqCst);
         let changes = std::mem::take(&mut *st.changes.lock());
+        drop(gate);
         Ok(SledSnapshot {
             tier: Arc::clone(self),
             kind,

@@ -256,6 +256,7 @@ impl SledTier {
     }
 
     fn write_one(&self, key: &[u8], value: &[u8], exp: u64) -> Result<()> {
+        let _gate = self.snapshot.write_gate();
         let t = self.trees();
         self.before_write(&t, key)?;
         if exp != NEVER {
@@ -286,6 +287,7 @@ impl SledTier {
         for e in entries {
             last.insert(e.key, (self.expiry(e.ttl, now), e.value));
         }
+        let _gate = self.snapshot.write_gate();
         let t = self.trees();
         let mut index = sled::Batch::default();
         let mut batch = sled::Batch::default();
@@ -308,6 +310,7 @@ impl SledTier {
         Ok(())
     }
 
+    /// Removes `key`; the caller holds the write gate.
     fn remove(&self, key: &[u8]) -> Result<bool> {
         let t = self.trees();
         self.before_write(&t, key)?;
@@ -328,17 +331,21 @@ impl SledTier {
     /// Removes `key`; returns whether a live entry was removed.
     pub fn delete(&self, key: &[u8]) -> Result<bool> {
         check_key(key)?;
+        let _gate = self.snapshot.write_gate();
         self.remove(key)
     }
 
-    /// Removes every key, or none if any key is invalid.
+    /// Removes every key, or none if any key is invalid; a cut falls before or after
+    /// all of it.
     pub fn delete_many(&self, keys: &[&[u8]]) -> Result<Vec<bool>> {
         check_keys(keys)?;
+        let _gate = self.snapshot.write_gate();
         keys.iter().map(|k| self.remove(k)).collect()
     }
 
     /// Removes the record `raw` of `key` if it is still there; returns whether it was.
     fn remove_expired(&self, key: &[u8], raw: &sled::IVec, exp: u64) -> Result<bool> {
+        let _gate = self.snapshot.write_gate();
         let t = self.trees();
         self.before_write(&t, key)?;
         let swapped = self.guard("removing an expired entry", || {
@@ -390,6 +397,7 @@ impl SledTier {
 
     /// Removes every entry.
     pub fn clear(&self) -> Result<()> {
+        let _gate = self.snapshot.write_gate();
         let t = self.trees();
         if self.snapshot.is_running() {
             // A running checkpoint must still see every value: keep each aside first.

@@ -4,7 +4,6 @@
 //! open or loads the whole range. It holds the store weakly: once the store is closed
 //! (or a restore replaced the memory tier's data), the next page is `ERR_STATEKIT_CLOSED`.
 
-use std::sync::atomic::{AtomicBool, Ordering::SeqCst};
 use std::sync::{Arc, Weak};
 
 use super::Store;
@@ -16,7 +15,7 @@ use crate::sled::SledTier;
 enum Source {
     Memory {
         tier: Weak<MemoryTier>,
-        replaced: Arc<AtomicBool>,
+        epoch: u64,
         keys: std::vec::IntoIter<Box<[u8]>>,
     },
     Sled {
@@ -39,7 +38,7 @@ impl Cursor {
         let source = match store {
             Store::Memory(t) => Source::Memory {
                 tier: Arc::downgrade(t),
-                replaced: t.replaced_flag(),
+                epoch: t.epoch(),
                 keys: t.keys_in(&range).into_iter(),
             },
             Store::Sled(t) => Source::Sled {
@@ -60,15 +59,11 @@ impl Cursor {
         let max = max.max(1);
         let mut n = 0;
         match &mut self.source {
-            Source::Memory {
-                tier,
-                replaced,
-                keys,
-            } => {
-                if replaced.load(SeqCst) {
+            Source::Memory { tier, epoch, keys } => {
+                let tier = tier.upgrade().ok_or_else(Error::closed)?;
+                if tier.epoch() != *epoch {
                     return Ok(0);
                 }
-                let tier = tier.upgrade().ok_or_else(Error::closed)?;
                 while n < max {
                     let Some(key) = keys.next() else { break };
                     let found = tier.peek_with(&key, |v| emit(&key, v))?;

@@ -14,7 +14,6 @@ use crate::error::{Error, ErrorCode, Result};
 use crate::memory::{MemorySnapshot, MemoryTier, RestoreClaim};
 use crate::sled::SledRestoreClaim;
 use crate::sled::SledSnapshot;
-use crate::ttl::Ttl;
 
 /// A checkpoint whose cut is taken and whose file is not written yet. Dropping it
 /// unwritten ends the cut and publishes nothing.
@@ -37,18 +36,20 @@ impl PendingCheckpoint {
         validate(&req)?;
         let mut log_segment = None;
         let cut = match store {
-            Store::Memory(t) => match t.change_log() {
-                // A new log segment starts at the cut; the checkpoint records its
-                // number, from which recovery replays.
-                Some(log) => {
+            Store::Memory(t) => {
+                if let Some(log) = t.change_log() {
+                    log.check()?;
                     with_position(&req.metadata, 0)?; // checks it before the cut
-                    let (snapshot, segment) = log.rotate_around(|| t.begin_snapshot(req.kind))?;
+                }
+                let snapshot = t.begin_snapshot(req.kind)?;
+                // A new log segment started at the cut; the checkpoint records its
+                // number, from which recovery replays.
+                if let Some(segment) = snapshot.change_log_segment() {
                     req.metadata = with_position(&req.metadata, segment)?;
                     log_segment = Some((Arc::clone(t), segment));
-                    Cut::Memory(snapshot)
                 }
-                None => Cut::Memory(t.begin_snapshot(req.kind)?),
-            },
+                Cut::Memory(snapshot)
+            }
             Store::Sled(t) => Cut::Sled(t.begin_snapshot(req.kind)?),
         };
         let (log_tier, log_segment) = log_segment.unzip();
@@ -87,9 +88,8 @@ impl PendingCheckpoint {
 pub struct PendingRestore {
     path: PathBuf,
     claim: Option<Claim>,
-    default_ttl: Ttl,
     /// Held until the restore is done, so that closing the store waits for it.
-    _store: Store,
+    store: Store,
 }
 
 enum Claim {
@@ -103,20 +103,19 @@ impl PendingRestore {
             return Err(Error::invalid_arg("path must be a non-empty string"));
         }
         crate::checkpoint::request::check_path(path)?;
-        let (claim, default_ttl) = match store {
+        let claim = match store {
             Store::Memory(t) if t.change_log().is_some() => {
                 return Err(Error::invalid_arg(
                     "restore() into a store with a change log would leave the log describing other data: open the store with MemoryBackend.openWithRecovery instead",
                 ))
             }
-            Store::Memory(t) => (Claim::Memory(t.claim_restore()?), t.default_ttl()),
-            Store::Sled(t) => (Claim::Sled(t.claim_restore()?), Ttl::Never),
+            Store::Memory(t) => Claim::Memory(t.claim_restore()?),
+            Store::Sled(t) => Claim::Sled(t.claim_restore()?),
         };
         Ok(PendingRestore {
             path: path.to_path_buf(),
             claim: Some(claim),
-            default_ttl,
-            _store: store.clone(),
+            store: store.clone(),
         })
     }
 
@@ -124,31 +123,31 @@ impl PendingRestore {
     /// thread. The memory tier's new state is built aside and switched in by
     /// [`Store::adopt`]; the sled tier's in place.
     pub fn run(&mut self) -> Result<Restored> {
-        match self.claim.take() {
-            Some(Claim::Memory(claim)) => {
-                let (tier, summary) = MemoryTier::restore_from(&self.path, self.default_ttl)?;
+        match (self.claim.take(), &self.store) {
+            (Some(Claim::Memory(claim)), Store::Memory(live)) => {
+                let (tier, summary) = live.restore_aside(&self.path)?;
                 Ok(Restored {
-                    state: Some(Store::Memory(tier)),
+                    state: Some(tier),
                     summary,
                     claim: Some(claim),
                 })
             }
-            Some(Claim::Sled(claim)) => Ok(Restored {
+            (Some(Claim::Sled(claim)), _) => Ok(Restored {
                 state: None,
                 summary: claim.restore(&self.path)?,
                 claim: None,
             }),
-            None => Err(Error::new(ErrorCode::Io, "restore already run")),
+            _ => Err(Error::new(ErrorCode::Io, "restore already run")),
         }
     }
 }
 
-/// What a restore built: its summary and, for the memory tier, the new state that
+/// What a restore built: its summary and, for the memory tier, the new data that
 /// [`Store::adopt`] switches in.
 pub struct Restored {
-    state: Option<Store>,
+    state: Option<Arc<MemoryTier>>,
     summary: RestoreSummary,
-    /// The memory tier being replaced, claimed until the new state is switched in.
+    /// The memory tier being restored, claimed until the new data is switched in.
     claim: Option<RestoreClaim>,
 }
 
@@ -158,9 +157,17 @@ impl Restored {
         &self.summary
     }
 
-    /// The restored state, once: taking it ends the claim on the replaced tier.
-    pub(super) fn take_state(&mut self) -> Option<Store> {
+    /// Switches the restored data into `live` (once), then ends the claim on it. The
+    /// replaced data is freed on a thread of its own, so the caller does not wait for
+    /// millions of entries to be dropped.
+    pub(super) fn switch_into(&mut self, live: &MemoryTier) {
+        if let Some(next) = self.state.take() {
+            live.switch_in(&next);
+            let freed = std::thread::Builder::new()
+                .name("statekit-free".into())
+                .spawn(move || drop(next));
+            drop(freed);
+        }
         self.claim = None;
-        self.state.take()
     }
 }

@@ -5,6 +5,7 @@
 mod cursor;
 mod into;
 mod jobs;
+mod shared;
 
 use std::path::Path;
 use std::sync::{Arc, Weak};
@@ -13,6 +14,7 @@ use std::time::Duration;
 pub use cursor::Cursor;
 pub use into::Copied;
 pub use jobs::{PendingCheckpoint, PendingRestore, Restored};
+pub use shared::{Attached, ShareTicket, Sharing};
 
 use crate::batch::PutEntry;
 use crate::changelog::FsyncMode;
@@ -150,11 +152,6 @@ impl Store {
         CleanupTask::start(self.sweep_target(), interval)
     }
 
-    /// Points a cleanup task at this store (after a restore replaced the data).
-    pub fn retarget(&self, task: &CleanupTask) {
-        task.retarget(self.sweep_target());
-    }
-
     fn sweep_target(&self) -> Weak<dyn Sweep> {
         on_tier!(self, t => Arc::downgrade(t) as Weak<dyn Sweep>)
     }
@@ -224,6 +221,14 @@ impl Store {
         self.memory_tier("waitChangeLog")?.wait_change_log(n)
     }
 
+    /// The change log's fsync mode, if this is a memory store with a change log.
+    pub fn change_log_fsync(&self) -> Option<FsyncMode> {
+        match self {
+            Store::Memory(t) => t.change_log().map(|l| l.mode()),
+            Store::Sled(_) => None,
+        }
+    }
+
     fn memory_tier(&self, what: &str) -> Result<&Arc<MemoryTier>> {
         match self {
             Store::Memory(t) => Ok(t),
@@ -267,15 +272,11 @@ impl Store {
         self.begin_restore(path)?.run()
     }
 
-    /// The store to use from now on after `restored`: the new memory tier (keeping
-    /// this one's counters), or this store.
-    pub fn adopt(&self, restored: &mut Restored) -> Store {
-        match (restored.take_state(), self) {
-            (Some(Store::Memory(next)), Store::Memory(old)) => {
-                next.replace(old);
-                Store::Memory(next)
-            }
-            _ => self.clone(),
+    /// Switches a memory-tier restore's new data into this store, at once for every
+    /// handle on it in every thread (the sled tier restored in place already).
+    pub fn adopt(&self, restored: &mut Restored) {
+        if let Store::Memory(live) = self {
+            restored.switch_into(live);
         }
     }
 
