@@ -176,7 +176,7 @@ test("fsync 'always': async writes resolve once durable without blocking the eve
 
 test('bad change log options are INVALID_ARG and a directory holding a log is not overwritten', async (t) => {
   const dir = tempDir(t)
-  for (const changeLog of [5, null, {}, { dir: '' }, { dir, fsync: 'sometimes' }]) {
+  for (const changeLog of [5, null, {}, { dir: '' }, { dir, fsync: 'sometimes' }, { dir, fsnyc: 'always' }]) {
     t.is(t.throws(() => new MemoryBackend({ changeLog })).code, 'ERR_STATEKIT_INVALID_ARG')
   }
   const b = new MemoryBackend({ changeLog: { dir } })

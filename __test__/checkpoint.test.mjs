@@ -259,7 +259,8 @@ test('checkpoint options are validated and a second concurrent checkpoint is BUS
   await t.throwsAsync(b.checkpoint(path.join(dir, 'two.skc')), { code: 'ERR_STATEKIT_BUSY', instanceOf: StateError })
   await first
   await b.checkpoint(path.join(dir, 'three.skc'))
-  await t.throwsAsync(b.checkpoint(path.join(dir, 'no-such-dir', 'x.skc')), { code: 'ERR_STATEKIT_IO' })
+  // A parent directory that cannot be made (a file is in the way) is an I/O error.
+  await t.throwsAsync(b.checkpoint(path.join(dir, 'one.skc', 'sub', 'x.skc')), { code: 'ERR_STATEKIT_IO' })
   t.deepEqual(fs.readdirSync(dir).sort(), ['one.skc', 'three.skc'])
   await b.close()
   await t.throwsAsync(b.checkpoint(path.join(dir, 'closed.skc')), { code: 'ERR_STATEKIT_CLOSED' })
@@ -280,3 +281,31 @@ test('a cleanup task keeps sweeping the memory tier after a restore', async (t) 
   task.stop()
   await b.close()
 })
+
+for (const [tier, open] of Object.entries(TIERS)) {
+  test(`${tier}: checkpoint() creates a missing parent directory, and readCheckpointInfo agrees on the absolute path`, async (t) => {
+    const base = tempDir(t)
+    const b = await open(t)
+    await b.put('k', 'v')
+    const rel = path.relative(process.cwd(), path.join(base, 'cp', 'nested', '0001.skc'))
+    const info = await b.checkpoint(rel)
+    t.true(path.isAbsolute(info.path))
+    t.is(info.path, path.resolve(rel))
+    t.true(fs.statSync(path.join(base, 'cp', 'nested')).isDirectory())
+    const read = await readCheckpointInfo(rel)
+    t.is(read.path, info.path, 'both report the same absolute path')
+    t.true((await verifyCheckpoint(rel)).ok)
+    await b.close()
+  })
+
+  test(`${tier}: a parent directory that cannot be made is named in the error, not a temp file`, async (t) => {
+    const base = tempDir(t)
+    fs.writeFileSync(path.join(base, 'file'), 'x')
+    const b = await open(t)
+    await b.put('k', 'v')
+    const err = await t.throwsAsync(b.checkpoint(path.join(base, 'file', 'cp', '0001.skc')), { instanceOf: StateError, code: 'ERR_STATEKIT_IO' })
+    t.regex(err.message, new RegExp(`directory ${path.join(base, 'file').replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}`))
+    t.notRegex(err.message, /\.tmp/)
+    await b.close()
+  })
+}

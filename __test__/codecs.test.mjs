@@ -89,3 +89,56 @@ test('namespace TTLs expire', async (t) => {
   t.is(await ns.get('k'), undefined)
   await b.close()
 })
+
+test('msgpack refuses, at any depth, what it cannot represent, and writes nothing', async (t) => {
+  const b = new MemoryBackend()
+  const ns = b.namespace('m', { codec: 'msgpack' })
+  const refused = [
+    { f() {}, a: 1 },
+    { a: { b: [1, { g: () => 2 }] } },
+    [Symbol('s')],
+    { m: new Map([[1, 2]]) },
+    { s: new Set([1]) },
+    { e: new Error('x') },
+  ]
+  const circular = { a: 1 }
+  circular.self = circular
+  refused.push(circular)
+  for (const value of refused) {
+    const err = await t.throwsAsync(ns.put('k', value), { code: 'ERR_STATEKIT_INVALID_ARG' })
+    t.regex(err.message, /msgpack cannot encode/)
+    t.is(await ns.get('k'), undefined, 'nothing was written')
+  }
+  const fine = { a: 1, nested: { list: [1, 'two', null, true, Buffer.from([3])], when: new Date(0) } }
+  await ns.put('k', fine)
+  t.deepEqual(await ns.get('k'), fine)
+  await b.close()
+})
+
+test('the msgpack codec works without msgpackr-extract, and the README says what it is', async (t) => {
+  const { execFile } = await import('node:child_process')
+  const { fileURLToPath } = await import('node:url')
+  const fs = await import('node:fs')
+  const script = `
+    const assert = require('node:assert')
+    let loaded = true
+    try { require('msgpackr-extract') } catch { loaded = false }
+    const { MemoryBackend } = require(${JSON.stringify(fileURLToPath(new URL('../dist/index.js', import.meta.url)))})
+    const ns = new MemoryBackend().namespace('m', { codec: 'msgpack' })
+    const value = { name: 'ada'.repeat(40), list: ['x', 'y'.repeat(100), 3], nested: { s: 'z'.repeat(300) } }
+    ns.put('k', value).then(() => ns.get('k')).then((back) => {
+      assert.deepStrictEqual(back, value)
+      process.stdout.write(JSON.stringify({ loaded }))
+    })
+  `
+  const preload = fileURLToPath(new URL('./fixtures/no-msgpackr-extract.cjs', import.meta.url))
+  const stdout = await new Promise((resolve, reject) =>
+    execFile(process.execPath, ['--require', preload, '-e', script], { timeout: 20_000 }, (err, out, stderr) => (err ? reject(Object.assign(err, { stderr })) : resolve(out))),
+  )
+  t.deepEqual(JSON.parse(stdout), { loaded: false }, 'the codec round-trips with msgpackr-extract absent')
+  const readme = fs.readFileSync(new URL('../README.md', import.meta.url), 'utf8')
+  const install = readme.slice(readme.indexOf('## Install'), readme.indexOf('## Use'))
+  t.regex(install, /msgpackr-extract/)
+  t.regex(install, /works without it/)
+  t.regex(install, /Approving it/)
+})

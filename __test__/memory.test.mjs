@@ -1,4 +1,6 @@
 import test from 'ava'
+import fs from 'node:fs'
+import { createRequire } from 'node:module'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { MemoryBackend, NativeBackend } from '../dist/index.js'
 import { contractSuite } from './helpers/contract.mjs'
@@ -79,4 +81,15 @@ test('a value larger than the shared buffer is returned whole and counted once',
   t.is(s.hitCount, 2)
   t.is(s.missCount, 1)
   await b.close()
+})
+
+test('memoryBytes counts keys, values and the per-entry overhead the README states', (t) => {
+  const { ENTRY_OVERHEAD_BYTES } = createRequire(import.meta.url)('../native/index.js')
+  const b = new MemoryBackend()
+  b.putSync('abc', '0123456789')
+  t.is(b.stats().memoryBytes, 3 + 10 + ENTRY_OVERHEAD_BYTES)
+  const readme = fs.readFileSync(new URL('../README.md', import.meta.url), 'utf8')
+  const stated = /estimated (\d+) bytes of overhead per entry/.exec(readme.replace(/\s+/g, ' '))
+  t.truthy(stated, 'the README states the overhead')
+  t.is(Number(stated[1]), ENTRY_OVERHEAD_BYTES, 'the README and the code agree')
 })

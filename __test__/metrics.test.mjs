@@ -68,3 +68,19 @@ test('a custom prefix, and a memory backend alone', async (t) => {
   t.is(m.app_state_disk_bytes, 0)
   await b.close()
 })
+
+test('registerMetrics twice on one registry is a StateError that says so, and the first stays whole', async (t) => {
+  const { StateError } = await import('../dist/index.js')
+  const b = new MemoryBackend()
+  const registry = new Registry()
+  const first = registerMetrics(registry, { backend: b })
+  const err = t.throws(() => registerMetrics(registry, { backend: b }), { instanceOf: StateError, code: 'ERR_STATEKIT_INVALID_ARG' })
+  t.regex(err.message, /already registered/)
+  t.truthy(registry.getSingleMetric('statekit_entries'), 'the first registration is untouched')
+  // Another prefix, or after unregister(), works.
+  const other = registerMetrics(registry, { backend: b, prefix: 'other_' })
+  other.unregister()
+  first.unregister()
+  registerMetrics(registry, { backend: b }).unregister()
+  await b.close()
+})

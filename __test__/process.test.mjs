@@ -70,3 +70,17 @@ test('a second instance of the module in the same thread works, on the general p
   await a.close()
   await b.close()
 })
+
+test('a caught Rust panic prints nothing, even with RUST_BACKTRACE=1; its message is in the error', async (t) => {
+  const script = `
+    const native = require(${JSON.stringify(fileURLToPath(new URL('../native/index.js', import.meta.url)))})
+    try { native.__panicForTest() } catch (e) { process.stdout.write(JSON.stringify({ message: e.message })) }
+  `
+  const { stdout, stderr } = await new Promise((resolve, reject) => {
+    execFile(process.execPath, ['-e', script], { env: { ...process.env, RUST_BACKTRACE: '1' }, timeout: 20_000 }, (err, stdout, stderr) =>
+      err ? reject(Object.assign(err, { stderr })) : resolve({ stdout, stderr }),
+    )
+  })
+  t.regex(JSON.parse(stdout).message, /statekit test panic/)
+  t.is(stderr, '', 'nothing on stderr: no panic message, no backtrace')
+})

@@ -1,4 +1,7 @@
 import { describe, invalidArg } from './errors.js'
+import { checkOptions } from './options.js'
+
+const PUT_OPTIONS = ['ttl'] as const
 
 /** A key: a string (its UTF-8 bytes) or raw bytes. `'a'` and `Buffer.from('a')` are the same key. */
 export type Key = string | Uint8Array
@@ -38,6 +41,7 @@ export function ttlOf(opts: unknown): number | undefined {
   if (opts === null || typeof opts !== 'object') {
     throw invalidArg(`options must be an object, got ${describe(opts)}`)
   }
+  for (const k in opts) if (k !== 'ttl') checkOptions(opts, PUT_OPTIONS, 'put')
   return ttlOption((opts as { ttl?: unknown }).ttl)
 }
 

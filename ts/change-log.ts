@@ -1,4 +1,5 @@
 import { describe, invalidArg } from './errors.js'
+import { checkOptions } from './options.js'
 
 /**
  * When the change log makes records durable.
@@ -56,6 +57,7 @@ export function changeLogOption(o: unknown): { dir: string; fsync: ChangeLogFsyn
   if (o === undefined) return undefined
   const c = o as ChangeLogOptions | null
   if (c === null || typeof c !== 'object') throw invalidArg(`changeLog must be an object, got ${describe(o)}`)
+  checkOptions(c, ['dir', 'fsync'], 'changeLog')
   if (typeof c.dir !== 'string' || c.dir === '') throw invalidArg(`changeLog.dir must be a non-empty string, got ${describe(c.dir)}`)
   const fsync = c.fsync ?? 'everysec'
   if (fsync !== 'everysec' && fsync !== 'always' && fsync !== 'no') {

@@ -1,21 +1,30 @@
+import { resolve as resolvePath } from 'node:path'
 import { describe, fromNative, invalidArg } from './errors.js'
 import { addon } from './native.js'
+import { checkOptions } from './options.js'
 
 /** Options of `checkpoint()`. */
 export interface CheckpointOptions {
-  /** How blocks are compressed: `'zstd'` (default), `'lz4'` or `'none'`. */
+  /**
+   * How blocks are compressed: `'zstd'`, `'lz4'` or `'none'`.
+   * @default 'zstd'
+   */
   compression?: 'zstd' | 'lz4' | 'none'
   /**
    * The zstd level, 1 to 22.
    * @default 1 (the addon's `DEFAULT_ZSTD_LEVEL`)
    */
   level?: number
-  /** Stored in the header, such as the source offsets to resume from. Must be JSON. */
+  /**
+   * Stored in the header, such as the source offsets to resume from. Must be JSON.
+   * @default {}
+   */
   metadata?: Record<string, unknown>
   /**
    * Write only what changed since this backend's last checkpoint (puts and deletes),
    * naming it as the base. The backend must have taken or restored a checkpoint since
    * it was opened.
+   * @default false
    */
   incremental?: boolean
 }
@@ -26,6 +35,7 @@ export interface CheckpointInfo {
   id: number
   /** The absolute path of the published file. */
   path: string
+  /** `'full'`: every live entry; `'incremental'`: the puts and deletes since `baseId`. */
   kind: 'full' | 'incremental'
   /** The id of the checkpoint an incremental one builds on. */
   baseId?: number
@@ -35,9 +45,11 @@ export interface CheckpointInfo {
   bytes: number
   /** Bytes of the records before compression. */
   rawBytes: number
+  /** Milliseconds from the call to the published file: the cut, the scan, compression and I/O. */
   durationMs: number
   /** Creation time, ms since the epoch: the instant of the cut. */
   createdAt: number
+  /** The metadata given to `checkpoint()` (such as source offsets); `{}` if none was. */
   metadata: Record<string, unknown>
 }
 
@@ -51,6 +63,7 @@ export interface RestoreInfo {
   entries: number
   /** Entries left out because they had expired. */
   expired: number
+  /** Milliseconds from the call until the restored state was in place: reading, verifying and loading every file of the chain. */
   durationMs: number
   /** The restored checkpoint's metadata. */
   metadata: Record<string, unknown>
@@ -58,19 +71,27 @@ export interface RestoreInfo {
 
 /** What a checkpoint file's header and footer say. */
 export interface CheckpointFileInfo {
+  /** The absolute path of the file, as {@link CheckpointInfo.path} gives it. */
   path: string
+  /** The checkpoint's id: microseconds since the epoch at creation, unique and increasing. */
   id: number
+  /** `'full'`: every live entry; `'incremental'`: the puts and deletes since `baseId`. */
   kind: 'full' | 'incremental'
+  /** The id of the checkpoint an incremental one builds on. */
   baseId?: number
+  /** Creation time, ms since the epoch: the instant of the cut. */
   createdAt: number
   /** Records in the file. */
   entries: number
+  /** How its blocks are compressed. */
   compression: 'zstd' | 'lz4' | 'none'
+  /** The metadata given to `checkpoint()`; `{}` if none was. */
   metadata: Record<string, unknown>
   /** Bytes of the file. */
   bytes: number
   /** Bytes of the records before compression. */
   rawBytes: number
+  /** Blocks in the body, each compressed and checksummed on its own. */
   blocks: number
 }
 
@@ -88,7 +109,7 @@ export function nativeCheckpointOptions(opts: unknown): {
 } {
   if (opts === undefined) return {}
   if (opts === null || typeof opts !== 'object') throw invalidArg(`checkpoint options must be an object, got ${describe(opts)}`)
-  const o = opts as CheckpointOptions
+  const o = checkOptions(opts as CheckpointOptions, ['compression', 'level', 'metadata', 'incremental'], 'checkpoint')!
   const out: { compression?: string; level?: number; metadata?: string; incremental?: boolean } = {}
   if (o.compression !== undefined) {
     if (o.compression !== 'zstd' && o.compression !== 'lz4' && o.compression !== 'none') {
@@ -139,7 +160,7 @@ type NativeFileInfo = Awaited<ReturnType<typeof addon.readCheckpointInfo>>
 
 function fileInfo(n: NativeFileInfo): CheckpointFileInfo {
   const out: CheckpointFileInfo = {
-    path: n.path,
+    path: resolvePath(n.path),
     id: n.id,
     kind: n.kind as CheckpointFileInfo['kind'],
     createdAt: n.createdAt,
@@ -169,7 +190,7 @@ export function checkpointInfo(n: {
 }): CheckpointInfo {
   const out: CheckpointInfo = {
     id: n.id,
-    path: n.path,
+    path: resolvePath(n.path),
     kind: n.kind as CheckpointInfo['kind'],
     entries: n.entries,
     bytes: n.bytes,

@@ -16,7 +16,9 @@ import { Command, CommanderError, Option } from 'commander'
 import cliProgress from 'cli-progress'
 import { readCheckpointInfo, verifyCheckpoint, type CheckpointFileInfo } from './checkpoint.js'
 import { StateError } from './errors.js'
-import { MANIFEST, retain } from './manifest.js'
+import { chainIds, loadManifest, MANIFEST, retain, type ManifestEntry } from './manifest.js'
+import { tryNewestFirst, type SkippedCheckpoint } from './recovery.js'
+import { directoryStorage } from './storage/local.js'
 import { isStorageUrl, listUrl, localFile, localSource, registerStorageCommands, storageFor, verifyUrl } from './cli-s3.js'
 import { MemoryBackend } from './memory-backend.js'
 import { addon } from './native.js'
@@ -152,18 +154,86 @@ async function* records(file: string): AsyncGenerator<{ op: number; key: Buffer;
   }
 }
 
+/**
+ * The keys of a checkpoint (with `prefix`, if given) in byte order, the first `limit`
+ * of them if given. Blocks are each sorted but not the file, so every record is read;
+ * with a limit only that many keys are held.
+ */
+async function smallestKeys(file: string, prefix: Buffer | undefined, limit: number | undefined): Promise<Array<{ key: Buffer; deleted: boolean }>> {
+  const kept: Array<{ key: Buffer; deleted: boolean }> = []
+  for await (const r of records(file)) {
+    if (r.op === 2) continue
+    if (prefix && !r.key.subarray(0, prefix.length).equals(prefix)) continue
+    if (limit === undefined) {
+      kept.push({ key: r.key, deleted: r.op === 1 })
+      continue
+    }
+    if (kept.length === limit && Buffer.compare(r.key, kept[limit - 1]!.key) >= 0) continue
+    // Binary search for its place among the smallest so far.
+    let lo = 0
+    let hi = kept.length
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1
+      if (Buffer.compare(kept[mid]!.key, r.key) < 0) lo = mid + 1
+      else hi = mid
+    }
+    kept.splice(lo, 0, { key: r.key, deleted: r.op === 1 })
+    if (kept.length > limit) kept.pop()
+  }
+  if (limit === undefined) kept.sort((a, b) => Buffer.compare(a.key, b.key))
+  return kept
+}
+
 async function write(line: string): Promise<void> {
   if (!process.stdout.write(line)) await new Promise((r) => process.stdout.once('drain', r))
 }
 
-/** The newest checkpoint of `dir` that verifies in full. */
-async function newestValid(dir: string): Promise<string> {
-  for (const row of await listDir(dir)) {
-    if (!row.info) continue
-    if ((await verifyCheckpoint(row.file)).ok) return row.file
-    process.stderr.write(`statekit: skipping ${row.file}: it does not verify\n`)
+/** Checkpoints with at least this many records show a progress bar while read. */
+const PROGRESS_MIN = 100_000
+
+/**
+ * The chain `file` needs, the full checkpoint first and `file` last, found by id among
+ * the checkpoints of its directory (as a restore finds them). `ERR_STATEKIT_CORRUPT` if
+ * a checkpoint of it is missing.
+ */
+async function chainOf(file: string): Promise<string[]> {
+  const dir = path.dirname(path.resolve(file))
+  const info = await readCheckpointInfo(file)
+  const { manifest } = await loadManifest(directoryStorage(dir))
+  const byId = new Map<number, ManifestEntry>(manifest.checkpoints.map((c) => [c.id, c]))
+  const own: ManifestEntry = { id: info.id, file: path.basename(file), kind: info.kind, createdAt: info.createdAt, entries: info.entries, bytes: info.bytes, metadata: info.metadata }
+  if (info.baseId !== undefined) own.baseId = info.baseId
+  byId.set(own.id, own)
+  const ids = chainIds(own, byId)
+  const missing = ids.find((id) => !byId.has(id))
+  if (missing !== undefined) throw new StateError('ERR_STATEKIT_CORRUPT', `${file} builds on checkpoint ${missing}, which is not in ${dir}`)
+  return ids.reverse().map((id) => path.join(dir, byId.get(id)!.file))
+}
+
+/**
+ * Reads every record of each file of a chain, which verifies every block and the
+ * file's checksum; a progress bar on stderr for large ones, stopped on every path.
+ * Rejects with `ERR_STATEKIT_CORRUPT` naming the damage.
+ */
+async function verifyChain(chain: string[]): Promise<void> {
+  let total = 0
+  for (const f of chain) total += (await readCheckpointInfo(f)).entries
+  const bar =
+    total >= PROGRESS_MIN
+      ? new cliProgress.SingleBar({ stream: process.stderr, noTTYOutput: true, notTTYSchedule: 1000, format: 'verify  [{bar}] {percentage}% {value}/{total} records' }, cliProgress.Presets.shades_classic)
+      : undefined
+  bar?.start(total, 0)
+  try {
+    let seen = 0
+    for (const f of chain) {
+      for await (const _ of records(f)) {
+        if (++seen % 10_000 === 0) bar?.update(seen)
+      }
+    }
+    bar?.update(seen)
+  } finally {
+    bar?.stop()
   }
-  throw new CliError(`${dir}: no checkpoint in it verifies`, EXIT.data)
 }
 
 async function withBackend<T>(fn: (b: MemoryBackend) => Promise<T>): Promise<T> {
@@ -233,14 +303,9 @@ example(
       const blocks = addon.checkpointBlocks(file)
       let keys: string[] | undefined
       if (o.keys) {
-        keys = []
         const prefix = o.prefix === undefined ? undefined : Buffer.from(o.prefix, 'utf8')
-        for await (const r of records(file)) {
-          if (r.op === 2) continue
-          if (prefix && !r.key.subarray(0, prefix.length).equals(prefix)) continue
-          keys.push(encode(r.key, o.encoding) + (r.op === 1 ? ' (deleted)' : ''))
-          if (o.limit !== undefined && keys.length >= o.limit) break
-        }
+        const found = await smallestKeys(file, prefix, o.limit)
+        keys = found.map((r) => encode(r.key, o.encoding) + (r.deleted ? ' (deleted)' : ''))
       }
       if (o.json) return json({ ...info, ratio: info.bytes > 0 ? info.rawBytes / info.bytes : null, blocks, ...(keys ? { keys } : {}) })
       out(`file         ${info.path}`)
@@ -301,8 +366,7 @@ example(
     .option('--json', 'machine output')
     .action(async (source: string, o: { into: string; dryRun?: boolean; force?: boolean; json?: boolean }) => {
       source = await localSource(source)
-      const file = (await mustExist(source)) === 'dir' ? await newestValid(source) : source
-      const info = await readCheckpointInfo(file)
+      const sourceKind = await mustExist(source)
       const target = o.into
       const targetKind = await exists(target)
       if (targetKind === 'file') throw new CliError(`${target} is a file, not a directory`, EXIT.usage)
@@ -313,21 +377,27 @@ example(
         await probe.close()
       }
       if (nonEmpty && !o.force) throw new CliError(`${target} is not empty; use --force to replace its contents`, EXIT.usage)
-      // Read every record once: it verifies the file, and shows progress.
-      const total = info.entries
-      const bar = total >= 100_000 ? new cliProgress.SingleBar({ stream: process.stderr, noTTYOutput: true, notTTYSchedule: 1000, format: 'verify  [{bar}] {percentage}% {value}/{total} records' }, cliProgress.Presets.shades_classic) : undefined
-      bar?.start(total, 0)
-      let seen = 0
-      for await (const _ of records(file)) {
-        if (++seen % 10_000 === 0) bar?.update(seen)
+      // Read every record of the checkpoint and of the chain it needs once: it verifies
+      // them (a restore needs them all whole), and shows progress. From a directory, the
+      // newest checkpoint whose chain verifies is chosen, as restoreLatest does.
+      let file: string
+      let skipped: SkippedCheckpoint[] = []
+      if (sourceKind === 'dir') {
+        const r = await tryNewestFirst(directoryStorage(source), async (c) => verifyChain(c.chain))
+        skipped = r.skipped
+        for (const s of skipped) process.stderr.write(`statekit: skipping ${s.file}: ${s.reason}\n`)
+        if (!r.found) throw new CliError(`${source}: no checkpoint in it restores whole`, EXIT.data)
+        file = r.found.candidate.path
+      } else {
+        file = source
+        await verifyChain(await chainOf(file))
       }
-      bar?.update(seen)
-      bar?.stop()
+      const info = await readCheckpointInfo(file)
       if (o.dryRun) {
-        const summary = { dryRun: true, source: path.resolve(file), into: path.resolve(target), id: info.id, kind: info.kind, entries: info.entries, metadata: info.metadata }
+        const summary = { dryRun: true, source: path.resolve(file), into: path.resolve(target), id: info.id, kind: info.kind, entries: info.entries, metadata: info.metadata, skipped }
         return o.json ? json(summary) : out(`would restore ${summary.source} (id ${info.id}, ${info.entries} records) into ${summary.into}`)
       }
-      if (bar) process.stderr.write('restoring...\n')
+      if (info.entries >= PROGRESS_MIN) process.stderr.write('restoring...\n')
       let r: Awaited<ReturnType<SledBackend['restore']>>
       try {
         const store = await SledBackend.open({ path: target })
@@ -346,7 +416,7 @@ example(
         else if (!nonEmpty) await emptyDir(target)
         throw e
       }
-      const summary = { source: path.resolve(file), into: path.resolve(target), id: r.id, chain: r.chain, entries: r.entries, expired: r.expired, durationMs: Math.round(r.durationMs), metadata: r.metadata }
+      const summary = { source: path.resolve(file), into: path.resolve(target), id: r.id, chain: r.chain, entries: r.entries, expired: r.expired, durationMs: Math.round(r.durationMs), metadata: r.metadata, skipped }
       if (o.json) json(summary)
       else out(`restored ${summary.entries} entries (${summary.expired} expired, left out) from ${summary.source} (id ${r.id}) into ${summary.into} in ${summary.durationMs} ms`)
     }),

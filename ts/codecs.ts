@@ -26,12 +26,47 @@ export const jsonCodec: Codec<unknown> = {
 
 const packr = new Packr({ useRecords: false, moreTypes: false })
 
-/** MessagePack (msgpackr), without records so any reader can decode it. */
+/** Objects msgpack (without msgpackr's extensions) would read back as another type. */
+const CHANGED_BY_MSGPACK: ReadonlyArray<[Function, string]> = [
+  [Map, 'a Map'],
+  [Set, 'a Set'],
+  [RegExp, 'a RegExp'],
+  [Error, 'an Error'],
+  [WeakMap, 'a WeakMap'],
+  [WeakSet, 'a WeakSet'],
+  [Promise, 'a Promise'],
+]
+
+/**
+ * Throws if `value` holds, at any depth, what msgpack cannot represent: a function or
+ * a symbol (msgpackr would silently write `undefined` for a function inside an
+ * object), an object that would read back as another type, or a cycle.
+ */
+function checkPackable(value: unknown, at: string, open: Set<object>): void {
+  const type = typeof value
+  if (type === 'function' || type === 'symbol') throw new TypeError(`msgpack cannot encode ${describe(value)} at ${at}`)
+  if (value === null || type !== 'object') return
+  const obj = value as object
+  if (ArrayBuffer.isView(obj) || obj instanceof ArrayBuffer || obj instanceof Date) return
+  for (const [ctor, name] of CHANGED_BY_MSGPACK) {
+    if (obj instanceof ctor) throw new TypeError(`msgpack cannot encode ${name} at ${at}: it would read back as another type`)
+  }
+  if (open.has(obj)) throw new TypeError(`msgpack cannot encode a circular structure (at ${at})`)
+  open.add(obj)
+  if (Array.isArray(obj)) obj.forEach((v: unknown, i) => checkPackable(v, `${at}[${i}]`, open))
+  else for (const k of Object.keys(obj)) checkPackable((obj as Record<string, unknown>)[k], `${at}.${k}`, open)
+  open.delete(obj)
+}
+
+/**
+ * MessagePack (msgpackr), without records so any reader can decode it. A value holding
+ * a function or symbol at any depth, a `Map`, `Set`, `RegExp` or `Error` (which would
+ * read back as another type) or a cycle cannot be encoded; nor can `undefined` on its own.
+ */
 export const msgpackCodec: Codec<unknown> = {
   encode(value) {
-    if (typeof value === 'function' || typeof value === 'symbol' || value === undefined) {
-      throw new TypeError(`msgpack cannot encode ${describe(value)}`)
-    }
+    if (value === undefined) throw new TypeError(`msgpack cannot encode ${describe(value)}`)
+    checkPackable(value, 'the value', new Set())
     return packr.pack(value)
   },
   decode(bytes) {

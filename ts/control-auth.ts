@@ -9,7 +9,7 @@
 import { createHash, timingSafeEqual } from 'node:crypto'
 import { readFileSync } from 'node:fs'
 import { isIP } from 'node:net'
-import { describe, invalidArg, StateError } from './errors.js'
+import { invalidArg, StateError } from './errors.js'
 
 /** Where the token came from. */
 export type TokenSource = 'option' | 'env' | 'file' | 'none'
@@ -47,7 +47,7 @@ function check(token: string, from: string): string {
  */
 export function resolveToken(option: unknown, env: NodeJS.ProcessEnv): ResolvedToken {
   if (option !== undefined) {
-    if (typeof option !== 'string') throw invalidArg(`token must be a string, got ${describe(option)}`)
+    if (typeof option !== 'string') throw invalidArg(`token must be a string, got ${option === null ? "null" : typeof option}`)
     return { digest: sha256(check(option, 'the token option')), source: 'option' }
   }
   const fromEnv = env.STATEKIT_CONTROL_TOKEN

@@ -13,6 +13,7 @@ import { ControlMetrics, type ControlMetricsRegistry, type ControlStats } from '
 import { ControlApi, type ControlCoordinator, type RouteResult } from './control-routes.js'
 import type { CheckpointCoordinator } from './coordinator.js'
 import { describe, invalidArg, StateError } from './errors.js'
+import { checkOptions } from './options.js'
 import type { StateBackend } from './types.js'
 
 export { isLoopback, MIN_TOKEN_LENGTH, type AuthFailure, type TokenSource } from './control-auth.js'
@@ -124,8 +125,11 @@ interface Route {
   methods: Partial<Record<'GET' | 'POST', Handler>>
 }
 
+const CONTROL_OPTIONS = ['backend', 'coordinator', 'token', 'host', 'port', 'registry', 'basePath', 'metricsPrefix', 'requestTimeout', 'shutdownTimeout', 'config', 'env', 'onRequest'] as const
+
 function validate(o: ControlServerOptions): void {
   if (o === null || typeof o !== 'object') throw invalidArg(`options must be an object, got ${describe(o)}`)
+  checkOptions(o, CONTROL_OPTIONS, 'createControlServer')
   const b = o.backend as Partial<StateBackend> | null | undefined
   if (b === null || typeof b !== 'object' || typeof b.stats !== 'function' || typeof b.restore !== 'function') {
     throw invalidArg(`backend must be a statekit backend, got ${describe(o.backend)}`)

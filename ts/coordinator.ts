@@ -4,6 +4,7 @@ import { promises as fsp } from 'node:fs'
 import { changeLogSegment } from './change-log.js'
 import { verifyCheckpoint, type CheckpointInfo } from './checkpoint.js'
 import { describe, invalidArg, StateError } from './errors.js'
+import { checkOptions } from './options.js'
 import { isLive, LeaseKeeper, leaseHeld, leaseOptions, readLease, type Lease, type LeaseOptions, type LeaseState } from './lease.js'
 import { loadManifest, manifestLocation, retentionPlan, storeManifest, type Manifest, type ManifestEntry } from './manifest.js'
 import { restoreLatestIn, type RestoreReport } from './recovery.js'
@@ -61,13 +62,19 @@ export interface CreateCheckpointOptions {
 
 /** Counters of a coordinator. */
 export interface CoordinatorStats {
+  /** Checkpoints committed (listed in the manifest) by this coordinator. */
   checkpointsCreated: number
+  /** Checkpoints that failed (each also an `error` event). */
   checkpointFailures: number
+  /** Milliseconds the last good checkpoint took, or `null` before the first. */
   lastCheckpointDurationMs: number | null
   /** ms since the epoch of the last good checkpoint. */
   lastCheckpointAt: number | null
+  /** Bytes of the last good checkpoint's file, or `null` before the first. */
   lastCheckpointBytes: number | null
+  /** Restores done by `restoreLatest()`. */
   restores: number
+  /** Milliseconds the last restore took, or `null` before the first. */
   lastRestoreDurationMs: number | null
   /** The lease this coordinator holds or held, or `null` if it never took one. */
   lease: LeaseState | null
@@ -75,8 +82,11 @@ export interface CoordinatorStats {
 
 /** The events of a coordinator. */
 export interface CoordinatorEvents {
+  /** A checkpoint was committed. */
   checkpoint: [info: CheckpointInfo]
+  /** `restoreLatest()` ended; the report says which checkpoint it restored, if any, and what it skipped. */
   restore: [report: RestoreReport]
+  /** A checkpoint failed; counted in `checkpointFailures`, and the next interval tries again. */
   error: [error: StateError]
   /** A lease was taken (and the manifest marked with its fencing token). */
   'lease-acquired': [lease: LeaseState]
@@ -139,6 +149,8 @@ export class CheckpointCoordinator extends EventEmitter<CoordinatorEvents> {
   #inflight: Promise<CheckpointInfo | null> | undefined
   #prepared: Promise<void> | undefined
   #sinceFull = Infinity
+  /** The id of the last checkpoint this coordinator committed: an incremental one's base. */
+  #lastId: number | undefined
   #seq = 0
   #stopped = false
   /** The lease held (or lost: then writes are fenced until it is released). */
@@ -165,6 +177,7 @@ export class CheckpointCoordinator extends EventEmitter<CoordinatorEvents> {
       throw invalidArg(`backend must be a statekit backend, got ${describe(backend)}`)
     }
     if (options === null || typeof options !== 'object') throw invalidArg(`options must be an object, got ${describe(options)}`)
+    checkOptions(options, ['dir', 'storage', 'interval', 'maxCheckpoints', 'maxAge', 'compress', 'minInterval', 'fullEvery', 'metadata'], 'CheckpointCoordinator')
     if (options.storage !== undefined && options.dir !== undefined) throw invalidArg('give dir or storage, not both')
     if (options.storage !== undefined) {
       const st = options.storage as Partial<CheckpointStorage> | null
@@ -253,9 +266,12 @@ export class CheckpointCoordinator extends EventEmitter<CoordinatorEvents> {
     if (metadata !== undefined && (metadata === null || typeof metadata !== 'object' || Array.isArray(metadata))) {
       return Promise.reject(invalidArg(`metadata must be a plain object, got ${describe(metadata)}`))
     }
-    if (opts !== undefined && (opts === null || typeof opts !== 'object')) {
-      return Promise.reject(invalidArg(`options must be an object, got ${describe(opts)}`))
+    try {
+      checkOptions(opts, ['force'], 'createCheckpoint')
+    } catch (e) {
+      return Promise.reject(e)
     }
+    if (opts?.force !== undefined && typeof opts.force !== 'boolean') return Promise.reject(invalidArg(`force must be a boolean, got ${describe(opts.force)}`))
     if (this.#inflight) return this.#inflight
     const last = this.#stats.lastCheckpointAt
     if (!opts?.force && this.#minInterval > 0 && last !== null && Date.now() - last < this.#minInterval) {
@@ -280,7 +296,10 @@ export class CheckpointCoordinator extends EventEmitter<CoordinatorEvents> {
     try {
       await this.#prepare()
       if (this.#keeper && !this.#keeper.valid()) throw this.#lost(this.#keeper, 'it expired before it was renewed')
-      const incremental = this.#sinceFull < this.#fullEvery - 1
+      // An incremental checkpoint needs its base where a restore finds it: if the base is
+      // no longer listed (the directory was removed or emptied, the manifest replaced),
+      // a full one is taken instead, so no listed chain is ever broken.
+      const incremental = this.#sinceFull < this.#fullEvery - 1 && (await this.#baseListed())
       name = `checkpoint-${String(Date.now()).padStart(13, '0')}-${++this.#seq}-${randomBytes(3).toString('hex')}.skc`
       const target = await this.#storage.stagingPath(name)
       const compression = this.#compress ? 'zstd' : 'none'
@@ -321,6 +340,7 @@ export class CheckpointCoordinator extends EventEmitter<CoordinatorEvents> {
       await this.#commit(info, name)
       await this.#truncateChangeLog(info)
       this.#sinceFull = info.kind === 'full' ? 0 : sinceFull + 1
+      this.#lastId = info.id
       Object.assign(this.#stats, {
         checkpointsCreated: this.#stats.checkpointsCreated + 1,
         lastCheckpointDurationMs: info.durationMs,
@@ -343,6 +363,14 @@ export class CheckpointCoordinator extends EventEmitter<CoordinatorEvents> {
       if (this.listenerCount('error') > 0) this.emit('error', err)
       throw err
     }
+  }
+
+  /** Whether the last checkpoint committed, the next incremental one's base, is still listed. */
+  async #baseListed(): Promise<boolean> {
+    const id = this.#lastId
+    if (id === undefined) return false
+    const { manifest } = await loadManifest(this.#storage)
+    return manifest.checkpoints.some((c) => c.id === id)
   }
 
   /**

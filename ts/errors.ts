@@ -80,18 +80,47 @@ export function fromNative(err: unknown): StateError {
   })
 }
 
-/** @internal A short description of a value, for error messages. */
+/** The longest text of a value quoted in an error message. */
+const SHOWN_MAX = 60
+
+function clip(text: string): string {
+  return text.length > SHOWN_MAX ? `${text.slice(0, SHOWN_MAX - 3)}...` : text
+}
+
+/**
+ * @internal A value, shown for an error message: the value itself where it is short
+ * (`'gzip'`, `the number 10`, `true`, `{"a":1}`), else its kind.
+ */
 export function describe(value: unknown): string {
   if (value === null) return 'null'
-  if (Array.isArray(value)) return 'an array'
   switch (typeof value) {
     case 'string':
-      return 'a string'
+      return `'${clip(value)}'`
     case 'number':
       return `the number ${value}`
-    case 'object':
+    case 'bigint':
+      return `the bigint ${value}n`
+    case 'boolean':
+      return String(value)
+    case 'undefined':
+      return 'undefined'
+    case 'symbol':
+      return value.toString()
+    case 'function':
+      return value.name ? `a function (${value.name})` : 'a function'
+    default: {
+      const proto = Object.getPrototypeOf(value) as unknown
+      const plain = Array.isArray(value) || proto === Object.prototype || proto === null
+      if (plain) {
+        try {
+          const text = JSON.stringify(value)
+          if (text !== undefined) return `${Array.isArray(value) ? 'an array' : 'an object'} ${clip(text)}`
+        } catch {
+          // Circular, or holds a BigInt: say what it is instead.
+        }
+        return Array.isArray(value) ? 'an array' : 'an object'
+      }
       return `an object (${(value as object).constructor?.name ?? 'Object'})`
-    default:
-      return typeof value
+    }
   }
 }

@@ -6,6 +6,7 @@
 import { EventEmitter } from 'node:events'
 import Keyv, { type KeyvOptions } from 'keyv'
 import { describe, invalidArg, StateError } from './errors.js'
+import { checkOptions } from './options.js'
 import { NativeBackend } from './native-backend.js'
 import { SledBackend } from './sled-backend.js'
 
@@ -120,9 +121,7 @@ export class KeyvStatekit extends EventEmitter<KeyvStatekitEvents> {
     if (!(backend instanceof NativeBackend)) {
       throw invalidArg(`backend must be a statekit MemoryBackend or SledBackend, got ${describe(backend)}`)
     }
-    if (options !== undefined && (options === null || typeof options !== 'object')) {
-      throw invalidArg(`options must be an object, got ${describe(options)}`)
-    }
+    checkOptions(options, ['closeBackend'], 'KeyvStatekit')
     const closeBackend = options?.closeBackend ?? false
     if (typeof closeBackend !== 'boolean') {
       throw invalidArg(`closeBackend must be a boolean, got ${describe(closeBackend)}`)
@@ -281,18 +280,27 @@ export class KeyvStatekit extends EventEmitter<KeyvStatekitEvents> {
  * ```ts
  * const keyv = createKeyv<number>(await SledBackend.open({ path: './cache' }), { namespace: 'hits' })
  * await keyv.set('home', 1)
- * for await (const [key, value] of keyv.iterator!()) console.log(key, value)
+ * for await (const [key, value] of keyv.iterator()) console.log(key, value)
  * ```
  */
 export function createKeyv<Value = unknown>(
   store: NativeBackend | KeyvStatekit,
   options?: Omit<KeyvOptions, 'store'>,
-): Keyv<Value> {
+): KeyvWithIterator<Value> {
   const adapter = store instanceof KeyvStatekit ? store : new KeyvStatekit(store)
   if (options !== undefined && (options === null || typeof options !== 'object')) {
     throw invalidArg(`options must be an object, got ${describe(options)}`)
   }
   const keyv = new Keyv<Value>(adapter, options)
   keyv.iterator = keyv.generateIterator(adapter.iterator.bind(adapter))
-  return keyv
+  return keyv as KeyvWithIterator<Value>
+}
+
+/**
+ * A `Keyv` whose `iterator` is set (by {@link createKeyv}): it takes no argument and
+ * yields `[key, value]` of the Keyv's namespace, in key order.
+ */
+export type KeyvWithIterator<Value> = Keyv<Value> & {
+  /** The entries of this Keyv's namespace, `[key, value]`, in key order. */
+  iterator: () => AsyncGenerator<[string, Value], void>
 }

@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto'
 import { describe, invalidArg, StateError } from './errors.js'
+import { checkOptions } from './options.js'
 import type { CheckpointStorage } from './storage/types.js'
 
 /** The name of the lease document beside the checkpoints. */
@@ -68,6 +69,7 @@ export function leaseHeld(storage: CheckpointStorage, doc: LeaseDocument): State
 /** @internal Validates lease options. */
 export function leaseOptions(o: unknown): LeaseOptions {
   if (o === null || typeof o !== 'object') throw invalidArg(`lease options must be an object, got ${describe(o)}`)
+  checkOptions(o, ['owner', 'ttl'], 'acquireLease')
   const { owner, ttl } = o as LeaseOptions
   if (typeof owner !== 'string' || owner.length === 0 || owner.length > 256) throw invalidArg(`owner must be a non-empty string of at most 256 characters, got ${describe(owner)}`)
   if (typeof ttl !== 'number' || !Number.isFinite(ttl) || ttl < 100 || ttl > 2_147_483_647) {

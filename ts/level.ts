@@ -16,6 +16,7 @@ import {
 } from 'abstract-level'
 import { ttlOption } from './bytes.js'
 import { describe, invalidArg, StateError } from './errors.js'
+import { checkOptions } from './options.js'
 import { MemoryBackend } from './memory-backend.js'
 import { SledBackend, type SledBackendOptions } from './sled-backend.js'
 import { isEmptyRange, seekRange, tagKey, taggedRange, untagKey, type EncodedKey, type LevelRange, type TaggedRange } from './level-keys.js'
@@ -304,6 +305,7 @@ export class StatekitLevel<K = string, V = string> extends AbstractLevel<string 
     if (sled !== undefined && (location === undefined || sled === null || typeof sled !== 'object')) {
       throw invalidArg(location === undefined ? 'sled options need a location' : `sled must be an object, got ${describe(sled)}`)
     }
+    checkOptions(sled, ['cacheCapacity', 'compression', 'flushEveryMs', 'mode'], 'StatekitLevel sled')
     const defaultTtl = ttlOption(ttl)
     const persistent = location !== undefined
     // Only what is true: permanence and the open options on sled only; no snapshots;

@@ -1,6 +1,7 @@
 import { ttlOption, type Key, type Value } from './bytes.js'
 import { changeLogOption, changeLogSegment, type ChangeLogOptions, type ChangeLogRecovery } from './change-log.js'
-import { describe, fromNative, invalidArg } from './errors.js'
+import { fromNative } from './errors.js'
+import { checkOptions } from './options.js'
 import { addon } from './native.js'
 import { NativeBackend } from './native-backend.js'
 import { attachNative, type SharedStoreDescriptor } from './shared.js'
@@ -16,6 +17,7 @@ export interface MemoryBackendOptions {
   /**
    * Default time to live of entries, in milliseconds. Absent, `0` or `Infinity`:
    * entries never expire unless a write gives its own `ttl`.
+   * @default none
    */
   ttl?: number
   /**
@@ -67,9 +69,7 @@ export class MemoryBackend extends NativeBackend {
       this.#always = native.changeLogFsync === 'always'
       return
     }
-    if (opts !== undefined && (opts === null || typeof opts !== 'object')) {
-      throw invalidArg(`options must be an object, got ${describe(opts)}`)
-    }
+    checkOptions(opts, ['ttl', 'changeLog'], 'MemoryBackend')
     const ttl = ttlOption(opts?.ttl)
     const log = changeLogOption(opts?.changeLog)
     let native

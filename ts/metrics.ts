@@ -9,6 +9,8 @@
 import type { Registry } from 'prom-client'
 import type { CheckpointInfo } from './checkpoint.js'
 import type { CheckpointCoordinator } from './coordinator.js'
+import { describe, invalidArg, StateError } from './errors.js'
+import { checkOptions } from './options.js'
 import type { BackendStats } from './types.js'
 
 /** What to export. */
@@ -17,7 +19,10 @@ export interface MetricsOptions {
   backend?: { stats(): BackendStats }
   /** A coordinator: checkpoint counts, durations and sizes. */
   coordinator?: CheckpointCoordinator
-  /** Metric name prefix (default `statekit_`). */
+  /**
+   * Metric name prefix.
+   * @default 'statekit_'
+   */
   prefix?: string
 }
 
@@ -28,6 +33,10 @@ export interface RegisteredMetrics {
 }
 
 type PromClient = typeof import('prom-client')
+
+/** The metrics registered for a backend and for a coordinator, without the prefix. */
+const BACKEND_METRICS = ['operations_total', 'hits_total', 'misses_total', 'expired_total', 'entries', 'memory_bytes', 'disk_bytes'] as const
+const COORDINATOR_METRICS = ['checkpoints_total', 'last_checkpoint_timestamp_seconds', 'checkpoint_duration_seconds', 'checkpoint_size_bytes'] as const
 
 function promClient(): PromClient {
   try {
@@ -48,13 +57,36 @@ function promClient(): PromClient {
  *   `<prefix>last_checkpoint_timestamp_seconds` (of the last good checkpoint);
  * - histograms: `<prefix>checkpoint_duration_seconds`, `<prefix>checkpoint_size_bytes`.
  *
+ * Registering twice on one registry (with the same prefix) throws a `StateError`
+ * (`ERR_STATEKIT_INVALID_ARG`) saying the metrics are already registered, and
+ * registers nothing; call `unregister()` on the first result first, or use another
+ * `prefix`. Unknown option keys are refused the same way.
+ *
  * Counters and gauges are read from `stats()` at scrape time; histograms observe each
  * checkpoint the coordinator takes after registration.
  */
 export function registerMetrics(registry: Registry, opts: MetricsOptions): RegisteredMetrics {
-  const prom = promClient()
+  if (registry === null || typeof registry !== 'object' || typeof (registry as Partial<Registry>).getSingleMetric !== 'function') {
+    throw invalidArg(`registry must be a prom-client Registry, got ${describe(registry)}`)
+  }
+  if (opts === undefined) throw invalidArg('registerMetrics needs options: { backend?, coordinator?, prefix? }')
+  checkOptions(opts, ['backend', 'coordinator', 'prefix'], 'registerMetrics')
+  if (opts.prefix !== undefined && (typeof opts.prefix !== 'string' || !/^[a-zA-Z_:][a-zA-Z0-9_:]*$/.test(opts.prefix))) {
+    throw invalidArg(`prefix must be a Prometheus name prefix, got ${describe(opts.prefix)}`)
+  }
   const p = opts.prefix ?? 'statekit_'
   const { backend, coordinator } = opts
+  // A second registration on the same registry is refused before anything is
+  // registered, so the first one stays whole.
+  const planned = [...(backend ? BACKEND_METRICS : []), ...(coordinator ? COORDINATOR_METRICS : [])].map((n) => `${p}${n}`)
+  const taken = planned.filter((n) => registry.getSingleMetric(n) !== undefined)
+  if (taken.length > 0) {
+    throw new StateError(
+      'ERR_STATEKIT_INVALID_ARG',
+      `statekit's metrics are already registered on this registry (${taken.join(', ')}): call unregister() on the first registerMetrics() result, or give another prefix`,
+    )
+  }
+  const prom = promClient()
   const names: string[] = []
   const reg = { registers: [registry] }
   const track = <T,>(name: string, m: T): T => {

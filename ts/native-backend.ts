@@ -26,6 +26,7 @@ import type {
   StateBackend,
 } from './types.js'
 import { resolveCodec } from './codecs.js'
+import { checkOptions } from './options.js'
 import { checkpointInfo, nativeCheckpointOptions, pathArg, restoreInfo, type CheckpointInfo, type CheckpointOptions, type RestoreInfo } from './checkpoint.js'
 
 const PAGE = 256
@@ -400,9 +401,7 @@ export abstract class NativeBackend implements StateBackend {
     if (typeof prefix !== 'string' || prefix.length === 0) {
       throw invalidArg(`namespace prefix must be a non-empty string, got ${describe(prefix)}`)
     }
-    if (opts !== undefined && (opts === null || typeof opts !== 'object')) {
-      throw invalidArg(`namespace options must be an object, got ${describe(opts)}`)
-    }
+    checkOptions(opts, ['codec'], 'namespace')
     const codec = resolveCodec<T>(opts?.codec)
     if (this.#native.closed) throw new StateError('ERR_STATEKIT_CLOSED', 'the store is closed')
     return new TypedStore<T>(this, Buffer.from(`${prefix}:`, 'utf8'), codec)

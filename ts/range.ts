@@ -1,6 +1,10 @@
 import { keyBytes } from './bytes.js'
 import { describe, invalidArg } from './errors.js'
 import type { RangeOptions } from './types.js'
+import { checkOptions } from './options.js'
+
+/** @internal The keys of {@link RangeOptions}. */
+export const RANGE_OPTIONS = ['prefix', 'gte', 'lt', 'limit', 'reverse'] as const
 
 /** @internal A range with every key as bytes, as the native cursor takes it. */
 export interface NativeRange {
@@ -23,7 +27,7 @@ export function nativeRange(opts: unknown, nsPrefix?: Uint8Array): NativeRange {
   if (opts === null || typeof opts !== 'object') {
     throw invalidArg(`range options must be an object, got ${describe(opts)}`)
   }
-  const o = opts as RangeOptions
+  const o = checkOptions(opts as RangeOptions, RANGE_OPTIONS, 'range')!
   const { limit, reverse } = o
   if (limit !== undefined && (typeof limit !== 'number' || !Number.isInteger(limit) || limit < 0)) {
     throw invalidArg(`limit must be a non-negative integer, got ${describe(limit)}`)

@@ -1,4 +1,5 @@
 import type { CheckpointCoordinator } from './coordinator.js'
+import { checkOptions } from './options.js'
 
 /** Options of {@link checkpointOnSignals}. */
 export interface SignalOptions {
@@ -29,6 +30,7 @@ export interface SignalOptions {
  * ```
  */
 export function checkpointOnSignals(coordinator: CheckpointCoordinator, opts: SignalOptions = {}): () => void {
+  checkOptions(opts, ['signals', 'servers', 'close', 'exit', 'onError'], 'checkpointOnSignals')
   const signals = opts.signals ?? ['SIGTERM', 'SIGINT']
   let running = false
   const handler = (): void => {

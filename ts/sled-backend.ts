@@ -1,5 +1,6 @@
 import { ttlOption } from './bytes.js'
 import { describe, fromNative, invalidArg, StateError } from './errors.js'
+import { checkOptions } from './options.js'
 import { addon, type NativeStore } from './native.js'
 import { NativeBackend } from './native-backend.js'
 import { attachNative, type SharedStoreDescriptor } from './shared.js'
@@ -8,25 +9,38 @@ import { fsyncDir, writeAtomic } from './durable-file.js'
 import path from 'node:path'
 import { asideName, recoverySource, restoreLatestIn, type RecoveryReport, type RecoverySource } from './recovery.js'
 
+const SLED_OPTIONS = ['path', 'ttl', 'cacheCapacity', 'compression', 'flushEveryMs', 'mode'] as const
+
 /** Options of {@link SledBackend.open}. */
 export interface SledBackendOptions {
   /** The store's directory. Created if missing; it must not be a file. */
   path: string
-  /** Default time to live of entries in milliseconds; absent, 0 or `Infinity`: none. */
+  /**
+   * Default time to live of entries in milliseconds; absent, 0 or `Infinity`: none.
+   * @default none: entries never expire unless a write gives its own `ttl`
+   */
   ttl?: number
-  /** Bytes of sled's page cache. Default: sled's (1 GiB). */
+  /**
+   * Bytes of sled's page cache.
+   * @default 1073741824 (sled's 1 GiB)
+   */
   cacheCapacity?: number
   /**
    * sled's zstd compression of its pages. It cannot change across restarts: opening a
    * store with the other setting fails with `ERR_STATEKIT_INVALID_ARG`.
+   * @default false
    */
   compression?: boolean
   /**
-   * Milliseconds between background flushes to disk. Default 500. `null`: no periodic
-   * flush; writes are durable only after `flush()` or `close()`.
+   * Milliseconds between background flushes to disk. `null`: no periodic flush;
+   * writes are durable only after `flush()` or `close()`.
+   * @default 500 (the addon's `DEFAULT_FLUSH_EVERY_MS`)
    */
   flushEveryMs?: number | null
-  /** sled's write mode: `'highThroughput'` (default) or `'lowSpace'`. */
+  /**
+   * sled's write mode: `'highThroughput'` or `'lowSpace'`.
+   * @default 'highThroughput'
+   */
   mode?: 'highThroughput' | 'lowSpace'
 }
 
@@ -74,6 +88,7 @@ export class SledBackend extends NativeBackend {
     if (config === null || typeof config !== 'object') {
       throw invalidArg(`config must be an object, got ${describe(config)}`)
     }
+    checkOptions(config, SLED_OPTIONS, 'SledBackend.open')
     const { path, cacheCapacity, compression, flushEveryMs, mode } = config
     if (typeof path !== 'string' || path.length === 0) {
       throw invalidArg(`path must be a non-empty string, got ${describe(path)}`)

@@ -1,6 +1,8 @@
 import { keyBytes, type Key } from './bytes.js'
 import { encodeWith, type Codec } from './codecs.js'
 import { describe, invalidArg, StateError } from './errors.js'
+import { checkOptions } from './options.js'
+import { RANGE_OPTIONS } from './range.js'
 import type { NativeBackend } from './native-backend.js'
 import type { PutOptions, RangeOptions } from './types.js'
 
@@ -135,10 +137,7 @@ export class TypedStore<T> {
 
   /** The decoded entries of a range of this namespace, in key-byte order. */
   async *entries(opts?: RangeOptions): AsyncIterableIterator<[Buffer, T]> {
-    if (opts !== undefined && (opts === null || typeof opts !== 'object')) {
-      throw invalidArg(`range options must be an object, got ${describe(opts)}`)
-    }
-    const o = opts ?? {}
+    const o = checkOptions(opts, RANGE_OPTIONS, 'range') ?? {}
     const scoped: RangeOptions = {
       prefix: o.prefix === undefined ? this.#prefix : this.#key(o.prefix),
     }

@@ -8,6 +8,7 @@ export interface PutOptions {
   /**
    * Time to live in milliseconds. Absent: the backend's default TTL. `0` or
    * `Infinity`: never expires. Fractions round up to the next millisecond.
+   * @default the backend's default TTL
    */
   ttl?: number
 }
@@ -17,15 +18,24 @@ export type BatchEntry = [Key, Value] | { key: Key; value: Value; ttl?: number }
 
 /** Which entries `entries()` visits, in key-byte order. */
 export interface RangeOptions {
-  /** Only keys that start with this. */
+  /**
+   * Only keys that start with this.
+   * @default every key
+   */
   prefix?: Key
   /** Only keys greater than or equal to this (byte order). */
   gte?: Key
   /** Only keys less than this (byte order). */
   lt?: Key
-  /** At most this many entries. */
+  /**
+   * At most this many entries.
+   * @default no limit
+   */
   limit?: number
-  /** Descending key order. */
+  /**
+   * Descending key order.
+   * @default false
+   */
   reverse?: boolean
 }
 
@@ -56,7 +66,10 @@ export interface BackendStats {
 
 /** Options of `namespace()`. */
 export interface NamespaceOptions<T> {
-  /** How values are encoded: a built-in codec's name or a custom codec. Default `'json'`. */
+  /**
+   * How values are encoded: a built-in codec's name or a custom codec.
+   * @default 'json'
+   */
   codec?: CodecName | Codec<T>
 }
 
@@ -100,13 +113,29 @@ export interface StateBackend {
   restore(path: string): Promise<RestoreInfo>
   /** Releases the backend; every later call fails with `ERR_STATEKIT_CLOSED`. Idempotent. */
   close(): Promise<void>
-  /** {@link StateBackend.get}, synchronously. */
+  /**
+   * The live value of `key` as a `Buffer`, or `undefined`, returned directly (no
+   * Promise): the fast path, through buffers shared with the addon. Throws a
+   * {@link StateError} (`ERR_STATEKIT_INVALID_ARG` for a bad key,
+   * `ERR_STATEKIT_CLOSED` after `close()`). Counted as a get.
+   */
   getSync(key: Key): Buffer | undefined
-  /** {@link StateBackend.put}, synchronously. */
+  /**
+   * Stores `value` under `key` before returning, visible to every later read. `ttl` in
+   * `opts` is in milliseconds; absent, the backend's default TTL applies (`0` or
+   * `Infinity`: never expires). Throws a {@link StateError} for a bad key, value, TTL
+   * or option, and writes nothing then.
+   */
   putSync(key: Key, value: Value, opts?: PutOptions): void
-  /** {@link StateBackend.delete}, synchronously. */
+  /**
+   * Removes `key` before returning; returns `true` if a live entry was removed.
+   * Throws a {@link StateError} for a bad key or a closed backend.
+   */
   deleteSync(key: Key): boolean
-  /** {@link StateBackend.has}, synchronously. */
+  /**
+   * Whether `key` has a live (unexpired) value, returned directly. Not counted as a
+   * get. Throws a {@link StateError} for a bad key or a closed backend.
+   */
   hasSync(key: Key): boolean
   /** A typed view of the keys under `prefix + ':'`, with a codec for values. */
   namespace<T>(prefix: string, opts?: NamespaceOptions<T>): TypedStore<T>

@@ -5,6 +5,7 @@ import { Readable } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
 import type { S3Client, S3ClientConfig } from '@aws-sdk/client-s3'
 import { describe, invalidArg, StateError } from '../errors.js'
+import { checkOptions } from '../options.js'
 import { isCheckpointName, isStoredName, type CheckpointStorage, type DocumentName, type FetchedCheckpoints, type StoredCheckpoint, type StoredDocument } from './types.js'
 
 /** Options of {@link s3Storage}. */
@@ -110,7 +111,8 @@ class S3Storage implements CheckpointStorage {
   readonly #endpoint: string
 
   constructor(o: S3StorageOptions) {
-    if (o === null || typeof o !== 'object') throw invalidArg(`s3Storage options must be an object, got ${describe(o)}`)
+    checkOptions(o, ['bucket', 'prefix', 'client', 'endpoint', 'region', 'credentials', 'forcePathStyle', 'partSize', 'queueSize', 'stagingDir'], 's3Storage')
+    if (o === undefined) throw invalidArg('s3Storage needs options: { bucket, prefix }')
     if (!validBucket(o.bucket)) throw invalidArg(`bucket must be a valid S3 bucket name (3 to 63 lowercase letters, digits, dots and hyphens), got ${typeof o.bucket === 'string' ? JSON.stringify(o.bucket) : describe(o.bucket)}`)
     this.#bucket = o.bucket
     this.#prefix = normalizePrefix(o.prefix)

@@ -34,6 +34,7 @@ mod dir_lock;
 mod error;
 mod limits;
 mod memory;
+pub mod panics;
 mod prefetch;
 mod range;
 mod sled;

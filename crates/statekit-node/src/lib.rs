@@ -13,11 +13,20 @@ mod error;
 mod fast_path;
 mod limits;
 mod options;
+mod panic_hook;
 mod share;
 mod stats;
 mod store;
 mod tasks;
 mod tools;
+
+/// Runs when a JavaScript thread (the main one or a worker) loads the addon: installs
+/// the panic hook that keeps caught panics off stderr (see `panic_hook.rs`).
+#[napi_derive::napi(module_exports)]
+pub fn init(_exports: napi::bindgen_prelude::Object) -> napi::Result<()> {
+    panic_hook::install_on_js_thread();
+    Ok(())
+}
 
 /// Panics on purpose, under `catch_unwind`: the tests call it to prove that a Rust
 /// panic reaches JavaScript as an error and the process lives on. Not part of the

@@ -30,7 +30,19 @@ impl<W: Work> Task for Job<W> {
     type JsValue = W::JsValue;
 
     fn compute(&mut self) -> napi::Result<W::Output> {
-        self.work.run().map_err(|e| {
+        // A panic here becomes a rejection (ERR_STATEKIT_INTERNAL in TypeScript) that
+        // carries its message; the panic hook keeps it off stderr.
+        let work = &mut self.work;
+        let result = statekit_core::panics::caught(|| work.run()).map_err(|p| {
+            napi::Error::new(
+                Status::GenericFailure,
+                format!(
+                    "a Rust panic: {}",
+                    statekit_core::panics::message(p.as_ref())
+                ),
+            )
+        })?;
+        result.map_err(|e| {
             let generic = napi::Error::new(Status::GenericFailure, e.message.clone());
             self.failed = Some(e);
             generic

@@ -126,17 +126,17 @@ impl CheckpointReader {
     /// Reads every block, verifying as it goes, and calls `f` with each block's raw
     /// records; `f` returns how many records it found (see
     /// [`crate::checkpoint::format::decode_records`]). Errors name the block and offset.
-    pub fn for_each_block(self, f: impl FnMut(&[u8]) -> Result<u64>) -> Result<()> {
-        self.for_each_block_where(|_| true, f)
+    pub fn for_each_block(self, mut f: impl FnMut(&[u8]) -> Result<u64>) -> Result<()> {
+        self.for_each_block_where(|_| true, |_, raw| f(raw))
     }
 
     /// Like [`CheckpointReader::for_each_block`], but only the blocks whose index
-    /// `wanted` accepts are decompressed and given to `f`; the others are still read
+    /// `wanted` accepts are decompressed and given to `f` (with the index); the others are still read
     /// and checksummed, so the whole file is verified either way.
     pub fn for_each_block_where(
         mut self,
         wanted: impl Fn(u64) -> bool,
-        mut f: impl FnMut(&[u8]) -> Result<u64>,
+        mut f: impl FnMut(u64, &[u8]) -> Result<u64>,
     ) -> Result<()> {
         let info = self.info.clone();
         let path = self.path.clone();
@@ -186,7 +186,7 @@ impl CheckpointReader {
                 let raw = decoder
                     .decode(&stored, raw_len)
                     .map_err(|e| corrupt(&path, &at("block"), e))?;
-                let n = f(raw).map_err(|e| match e.code {
+                let n = f(block, raw).map_err(|e| match e.code {
                     ErrorCode::Corrupt | ErrorCode::InvalidArg => {
                         corrupt(&path, &at("records"), e.message)
                     }

@@ -122,8 +122,19 @@ pub fn restore_into(path: &Path, target: &mut impl RestoreTarget) -> Result<Rest
     let chain = chain_of(path)?;
     let mut expired = 0u64;
     let mut stored = 0u64;
-    for (file, _) in &chain {
+    for (file, info) in &chain {
+        let full = info.header.kind == Kind::Full;
         CheckpointReader::open(file)?.for_each(|rec| {
+            if full && !matches!(rec, Record::Put { .. }) {
+                // As the memory tier's restore does (docs/checkpoint-format.md).
+                return Err(Error::new(
+                    ErrorCode::Corrupt,
+                    format!(
+                        "{}: a full checkpoint holds a tombstone or clear record",
+                        file.display()
+                    ),
+                ));
+            }
             match rec {
                 Record::Put {
                     key,

@@ -302,6 +302,7 @@ impl CheckpointWriter {
             std::process::id(),
             header.id
         ));
+        ensure_parent_dir(dest)?;
         let file = File::create(&tmp).map_err(|e| io(&tmp, "create", e))?;
         let mut file = BufWriter::with_capacity(1 << 20, file);
         file.write_all(&header.encode())
@@ -321,7 +322,17 @@ impl CheckpointWriter {
         };
         let handle = std::thread::Builder::new()
             .name("statekit-checkpoint-writer".into())
-            .spawn(move || sink.run(blocks))
+            .spawn(move || {
+                crate::panics::caught(|| sink.run(blocks)).unwrap_or_else(|p| {
+                    Err(Error::new(
+                        ErrorCode::Io,
+                        format!(
+                            "the checkpoint writer thread panicked: {}",
+                            crate::panics::message(p.as_ref())
+                        ),
+                    ))
+                })
+            })
             .map_err(|e| Error::new(ErrorCode::Io, format!("cannot start a writer thread: {e}")))?;
         Ok(CheckpointWriter {
             tmp,
@@ -500,6 +511,51 @@ impl Drop for CheckpointWriter {
     }
 }
 
+/// Creates the directory that will hold `dest` if it is missing, with any missing
+/// parents, and fsyncs the directory each new one was made in, so the new entries are
+/// durable before a checkpoint is published into them. The error names the directory
+/// that cannot be made (a file in its place, no permission, a full disk).
+pub fn ensure_parent_dir(dest: &Path) -> Result<()> {
+    let dir = match dest.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => return Ok(()),
+    };
+    if dir.is_dir() {
+        return Ok(());
+    }
+    // The missing directories, innermost first.
+    let mut missing = Vec::new();
+    let mut cur = Some(dir);
+    while let Some(d) = cur.filter(|d| !d.as_os_str().is_empty()) {
+        if d.is_dir() {
+            break;
+        }
+        missing.push(d);
+        cur = d.parent();
+    }
+    let cannot = |d: &Path, e: std::io::Error| {
+        Error::new(
+            ErrorCode::Io,
+            format!("cannot create the directory {}: {e}", d.display()),
+        )
+    };
+    for d in missing.iter().rev() {
+        match fs::create_dir(d) {
+            Ok(()) => {}
+            // Made meanwhile by another writer: fine if it is a directory.
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists && d.is_dir() => {}
+            Err(e) => return Err(cannot(d, e)),
+        }
+        sync_dir(d).map_err(|e| {
+            Error::new(
+                ErrorCode::Io,
+                format!("cannot create the directory {}: {}", d.display(), e.message),
+            )
+        })?;
+    }
+    Ok(())
+}
+
 /// fsyncs the directory holding `path`, so a rename in it is durable.
 pub fn sync_dir(path: &Path) -> Result<()> {
     let dir = match path.parent() {
@@ -514,6 +570,31 @@ pub fn sync_dir(path: &Path) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn missing_parent_directories_are_created_and_a_blocked_one_is_named() {
+        let base = std::env::temp_dir().join(format!("statekit-parent-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&base);
+        fs::create_dir_all(&base).unwrap();
+        let dest = base.join("a").join("b").join("0001.skc");
+        ensure_parent_dir(&dest).unwrap();
+        assert!(base.join("a").join("b").is_dir());
+        // Already there: nothing to do.
+        ensure_parent_dir(&dest).unwrap();
+        // A file where a directory must go: the error names that directory.
+        fs::write(base.join("f"), b"x").unwrap();
+        let blocked = base.join("f").join("sub").join("0001.skc");
+        let err = ensure_parent_dir(&blocked).unwrap_err();
+        assert_eq!(err.code, ErrorCode::Io);
+        let named = base.join("f").display().to_string();
+        assert!(
+            err.message.contains(&format!("directory {named}")),
+            "{}",
+            err.message
+        );
+        assert!(!err.message.contains(".tmp"), "{}", err.message);
+        fs::remove_dir_all(&base).unwrap();
+    }
 
     #[test]
     fn a_full_block_and_its_packer_stay_small_enough_to_pool() {

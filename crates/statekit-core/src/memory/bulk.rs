@@ -69,6 +69,18 @@ impl<'t> BulkLoader<'t> {
         }
     }
 
+    /// The version the records of the next block take.
+    pub fn set_version(&mut self, version: u64) {
+        self.version = version;
+    }
+
+    /// Whether the slot holds a record of a later block than this loader's (another
+    /// thread got there first): it wins.
+    fn is_newer(&self, bucket: &hashbrown::raw::Bucket<(KeyBytes, SharedValue<Entry>)>) -> bool {
+        // SAFETY: the caller found the bucket in a table whose write lock it holds.
+        unsafe { bucket.as_ref() }.1.get().version > self.version
+    }
+
     /// The bytes this loader's entries hold. Per shard, a count can go below zero
     /// (wrapping) when another thread stored the value this one replaced; the totals of
     /// all loaders together are exact.
@@ -91,7 +103,7 @@ impl<'t> BulkLoader<'t> {
             }
             let key = match record {
                 Record::Clear => {
-                    self.apply(&mut pending);
+                    self.apply(&mut pending)?;
                     self.clear_own_shards();
                     return Ok(());
                 }
@@ -114,7 +126,7 @@ impl<'t> BulkLoader<'t> {
             }
             Ok(())
         })?;
-        self.apply(&mut pending);
+        self.apply(&mut pending)?;
         Ok(n)
     }
 
@@ -129,9 +141,9 @@ impl<'t> BulkLoader<'t> {
     }
 
     /// Stores the pending records shard by shard, in their order within each shard.
-    fn apply(&mut self, pending: &mut Vec<Pending<'_>>) {
+    fn apply(&mut self, pending: &mut Vec<Pending<'_>>) -> Result<()> {
         if pending.is_empty() {
-            return;
+            return Ok(());
         }
         let mut starts = vec![0usize; SHARDS + 1];
         for p in pending.iter() {
@@ -156,12 +168,13 @@ impl<'t> BulkLoader<'t> {
             }
             let mut table = shards[shard].write();
             for p in group {
-                self.store(&mut table, shard, p);
+                self.store(&mut table, shard, p)?;
             }
         }
+        Ok(())
     }
 
-    fn store(&mut self, table: &mut ShardTable, shard: usize, p: &Pending<'_>) {
+    fn store(&mut self, table: &mut ShardTable, shard: usize, p: &Pending<'_>) -> Result<()> {
         let (key, put) = match p.record {
             Record::Put {
                 key,
@@ -176,16 +189,20 @@ impl<'t> BulkLoader<'t> {
                 }
             }
             Record::Tombstone { key } => (key, None),
-            Record::Clear => return,
+            Record::Clear => return Ok(()),
         };
         let eq = |(k, _): &(KeyBytes, SharedValue<Entry>)| k.as_slice() == key;
         let Some((expires_at, value)) = put else {
-            if let Some((_, old)) = table.remove_entry(p.hash, eq) {
-                self.bytes[shard] = self.bytes[shard].wrapping_sub(old_size(key, old.get()));
+            if let Some(bucket) = table.find(p.hash, eq) {
+                if !self.is_newer(&bucket) {
+                    // SAFETY: found in `table`, whose write lock is held; not used after.
+                    let ((_, old), _) = unsafe { table.remove(bucket) };
+                    self.bytes[shard] = self.bytes[shard].wrapping_sub(old_size(key, old.get()));
+                }
             }
-            return;
+            return Ok(());
         };
-        self.bytes[shard] = self.bytes[shard].wrapping_add(entry_size(key.len(), value.len()));
+        let added = entry_size(key.len(), value.len());
         let entry = Entry {
             value: Some(value.into()),
             expires_at,
@@ -193,20 +210,24 @@ impl<'t> BulkLoader<'t> {
             prev: None,
         };
         match table.find(p.hash, eq) {
+            Some(bucket) if self.is_newer(&bucket) => return Ok(()),
             Some(bucket) => {
                 // SAFETY: the bucket was just found in `table`, whose write lock is
                 // held, so it is valid and no one else refers to it.
                 let (_, slot) = unsafe { bucket.as_mut() };
                 let old = std::mem::replace(slot.get_mut(), entry);
+                self.bytes[shard] = self.bytes[shard].wrapping_add(added);
                 self.bytes[shard] = self.bytes[shard].wrapping_sub(old_size(key, &old));
             }
             None => {
+                self.bytes[shard] = self.bytes[shard].wrapping_add(added);
                 let map = &self.tier.map;
                 table.insert(p.hash, (key.into(), SharedValue::new(entry)), |(k, _)| {
                     map.hasher().hash_one(k)
                 });
             }
         }
+        Ok(())
     }
 }
 

@@ -47,7 +47,13 @@ fn restore_share(
     let mut loader = BulkLoader::new(tier, share, version, now_ms);
     for (file, _) in chain {
         let wanted = |block: u64| !by_block || block as usize % RESTORE_THREADS == part;
-        CheckpointReader::open(file)?.for_each_block_where(wanted, |raw| loader.load_block(raw))?;
+        CheckpointReader::open(file)?.for_each_block_where(wanted, |block, raw| {
+            if by_block {
+                // A later block's record of a key wins, as in a file read in order.
+                loader.set_version(version + block);
+            }
+            loader.load_block(raw)
+        })?;
     }
     Ok((loader.bytes(), loader.expired))
 }
@@ -80,9 +86,11 @@ impl MemoryTier {
         let chain = chain_of(path)?;
         let tier = Arc::new(make(presize(&chain)));
         let now_ms = tier.now_ms();
-        // Every restored entry takes this one version: all are older than the cut
-        // taken below, so the next incremental checkpoint leaves them out.
-        let version = tier.seq.fetch_add(1, SeqCst);
+        // Restored entries take versions from here on (one per block of a lone full
+        // checkpoint, whose blocks the threads split; one for all of a chain): all are
+        // older than the cut taken below, so the next incremental leaves them out.
+        let blocks: u64 = chain.iter().map(|(_, i)| i.footer.block_count).sum();
+        let version = tier.seq.fetch_add(blocks.max(1), SeqCst);
         let results: Vec<Result<(u64, u64)>> = std::thread::scope(|scope| {
             let handles: Vec<_> = (0..RESTORE_THREADS)
                 .map(|part| {
@@ -161,9 +169,27 @@ fn presize(
         .iter()
         .map(|(p, _)| std::fs::metadata(p).map_or(0, |m| m.len()))
         .sum();
+    presize_for(claimed, file_bytes)
+}
+
+fn presize_for(claimed: u64, file_bytes: u64) -> usize {
     claimed
         .min(file_bytes.saturating_mul(MAX_ENTRIES_PER_FILE_BYTE))
         .min(1 << 28) as usize
+}
+
+#[cfg(test)]
+mod tests {
+    use super::presize_for;
+
+    #[test]
+    fn a_header_claiming_more_entries_than_its_file_can_hold_does_not_size_the_table() {
+        // The fuzzer's case: a 248-byte file whose header claimed enough entries to
+        // allocate 529 MB before the damage was found.
+        assert_eq!(presize_for(u64::MAX, 248), 992);
+        assert_eq!(presize_for(1_000_000, 40 << 20), 1_000_000);
+        assert_eq!(presize_for(u64::MAX, u64::MAX), 1 << 28);
+    }
 }
 
 /// The most entries a byte of checkpoint file is taken to hold when sizing a restore:

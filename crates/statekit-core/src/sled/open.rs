@@ -1,8 +1,6 @@
 //! Opening a sled directory safely: validated options, a directory lock, and sled's
 //! own open under `catch_unwind`, since sled 0.34 can panic on damaged files.
 
-use std::any::Any;
-use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::{Path, PathBuf};
 
 use crate::error::{Error, ErrorCode, Result};
@@ -170,20 +168,9 @@ pub fn sled_error(path: &Path, err: sled::Error) -> Error {
     }
 }
 
-/// The message of a caught panic.
-pub fn panic_message(payload: &(dyn Any + Send)) -> String {
-    if let Some(s) = payload.downcast_ref::<&str>() {
-        (*s).to_string()
-    } else if let Some(s) = payload.downcast_ref::<String>() {
-        s.clone()
-    } else {
-        "unknown panic".to_string()
-    }
-}
-
 /// Runs a sled operation on `path`, turning a panic into a corruption error.
 pub fn guarded<T>(path: &Path, what: &str, f: impl FnOnce() -> sled::Result<T>) -> Result<T> {
-    match catch_unwind(AssertUnwindSafe(f)) {
+    match crate::panics::caught(f) {
         Ok(Ok(v)) => Ok(v),
         Ok(Err(e)) => Err(sled_error(path, e)),
         Err(payload) => Err(Error::new(
@@ -191,7 +178,7 @@ pub fn guarded<T>(path: &Path, what: &str, f: impl FnOnce() -> sled::Result<T>) 
             format!(
                 "{} is damaged: sled panicked while {what}: {}",
                 path.display(),
-                panic_message(payload.as_ref())
+                crate::panics::message(payload.as_ref())
             ),
         )),
     }

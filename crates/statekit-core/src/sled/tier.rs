@@ -81,7 +81,8 @@ impl SledTier {
         Self::open_with_clock(options, Arc::new(SystemClock))
     }
 
-    /// Opens the store on the given clock. Reads every record once, to count entries.
+    /// Opens the store on the given clock. Reads every record once, to count entries,
+    /// and removes the entries that expired while the store was closed.
     ///
     /// Nothing on disk changes before the options are checked and the directory is
     /// known to be new, a statekit store as its last clean close left it, or a copy of
@@ -103,7 +104,7 @@ impl SledTier {
         let loaded = load(options, &path, &path)?;
         marker::check(&path, record.as_ref(), loaded.marker)?;
         let seq = loaded.marker.unwrap_or(0).max(record.map_or(0, |r| r.seq));
-        Ok(SledTier {
+        let mut tier = SledTier {
             trees: RwLock::new(loaded.trees),
             meta: loaded.meta,
             db: loaded.db,
@@ -119,7 +120,14 @@ impl SledTier {
             flush_seq: Mutex::new(seq),
             path,
             _lock: lock,
-        })
+        };
+        // Entries whose time passed while no process had the store open are removed
+        // now (reading only the expiry index's due records), so `entryCount` and
+        // `memoryBytes` count live entries only. They expired before this open, so
+        // they are not this handle's `expiredCount`.
+        tier.cleanup_expired()?;
+        tier.counters = Counters::default();
+        Ok(tier)
     }
 
     /// Releases sled's files, records a clean close (with the files' sizes and times,
