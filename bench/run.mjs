@@ -4,7 +4,7 @@
 import { spawnSync } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
 
-const SUITES = ['memory', 'batch', 'persistent', 'footprint', 'gc', 'checkpoint', 'adapters', 'control', 'workers']
+const SUITES = ['memory', 'batch', 'persistent', 'footprint', 'gc', 'checkpoint', 'adapters', 'control', 'workers', 'changelog']
 const args = process.argv.slice(2)
 const quick = args.includes('--quick')
 const i = args.indexOf('--suite')

@@ -61,6 +61,19 @@ export declare class Cursor {
  * in cells instead; the object is only ever used on its JavaScript thread.
  */
 export declare class NativeStore {
+  /** The change log's fsync mode (`always`, `everysec`, `no`), or none without one. */
+  get changeLogFsync(): string | null
+  /** Resolves once change log record `record` is durable (on a worker thread). */
+  waitChangeLog(record: number): Promise<void>
+  /** Attaches a new change log (its directory must hold no segments). */
+  attachChangeLog(config: ChangeLogConfig): void
+  /**
+   * Replays the change log from segment `from_segment` (absent: the whole log) and
+   * attaches it, on a worker thread.
+   */
+  recoverChangeLog(config: ChangeLogConfig, fromSegment?: number | undefined | null): Promise<ChangeLogRecovery>
+  /** Deletes the change log segments below `first_kept`, on a worker thread. */
+  truncateChangeLog(firstKept: number): Promise<number>
   /**
    * A new empty memory-tier store whose entries expire after `default_ttl_ms`
    * (absent, 0 or infinity: never).
@@ -95,7 +108,10 @@ export declare class NativeStore {
   startCleanupTask(intervalMs: number): CleanupHandle
   /** Counters and sizes. */
   stats(): Stats
-  /** Writes every earlier write to disk, on a worker thread (sled tier). */
+  /**
+   * Writes every earlier write to disk, on a worker thread (sled tier, or a memory
+   * tier's change log).
+   */
   flush(): Promise<number>
   /** Bytes on disk, measured on a worker thread (sled tier). */
   sizeOnDisk(): Promise<number>
@@ -156,6 +172,22 @@ export interface BlockInfo {
   rawBytes: number
   storedBytes: number
   records: number
+}
+
+/** `changeLog` options of a memory store. */
+export interface ChangeLogConfig {
+  dir: string
+  /** `everysec` (default), `always` or `no`. */
+  fsync?: string
+}
+
+/** What recovering a change log replayed. */
+export interface ChangeLogRecovery {
+  segments: number
+  records: number
+  changes: number
+  expired: number
+  torn?: TornRecord
 }
 
 /** Lists the blocks of a checkpoint without decompressing them. */
@@ -222,6 +254,12 @@ export declare const DEFAULT_FLUSH_EVERY_MS: number
 
 /** The zstd level of checkpoint blocks unless a level is given. */
 export declare const DEFAULT_ZSTD_LEVEL: number
+
+/**
+ * Writes on this thread stop waiting for their change log records (`always` mode)
+ * until `takeDeferredChangeLogAck()`, which returns the newest record to wait for.
+ */
+export declare function deferChangeLogAcks(): void
 
 /** Bytes the memory tier counts per entry on top of its key and value. */
 export declare const ENTRY_OVERHEAD_BYTES: number
@@ -336,6 +374,16 @@ export interface Stats {
   memoryBytes: number
   /** Bytes on disk (sled tier only). */
   diskBytes?: number
+}
+
+/** Ends `deferChangeLogAcks()`; the newest change log record written meanwhile, or 0. */
+export declare function takeDeferredChangeLogAck(): number
+
+/** A torn last record that recovery cut off. */
+export interface TornRecord {
+  segment: string
+  offset: number
+  bytes: number
 }
 
 /** Checks every checksum of a checkpoint; damage is reported, not thrown. */

@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto'
 import { EventEmitter } from 'node:events'
 import { promises as fsp } from 'node:fs'
+import { changeLogSegment } from './change-log.js'
 import { verifyCheckpoint, type CheckpointInfo } from './checkpoint.js'
 import { describe, invalidArg, StateError } from './errors.js'
 import { checkOptions } from './options.js'
@@ -337,6 +338,7 @@ export class CheckpointCoordinator extends EventEmitter<CoordinatorEvents> {
         if (this.#storage.localDir === undefined) await fsp.rm(target, { force: true }).catch(() => {})
       }
       await this.#commit(info, name)
+      await this.#truncateChangeLog(info)
       this.#sinceFull = info.kind === 'full' ? 0 : sinceFull + 1
       this.#lastId = info.id
       Object.assign(this.#stats, {
@@ -369,6 +371,22 @@ export class CheckpointCoordinator extends EventEmitter<CoordinatorEvents> {
     if (id === undefined) return false
     const { manifest } = await loadManifest(this.#storage)
     return manifest.checkpoints.some((c) => c.id === id)
+  }
+
+  /**
+   * Once a checkpoint is committed, deletes the change log segments it covers (a
+   * memory backend with a `changeLog`). A failure is emitted as an `error` and leaves
+   * the segments for the next checkpoint: the checkpoint itself stands.
+   */
+  async #truncateChangeLog(info: CheckpointInfo): Promise<void> {
+    const segment = changeLogSegment(info.metadata)
+    const backend = this.#backend as StateBackend & { truncateChangeLog?: (segment: number) => Promise<number> }
+    if (segment === undefined || typeof backend.truncateChangeLog !== 'function') return
+    try {
+      await backend.truncateChangeLog(segment)
+    } catch (e) {
+      if (this.listenerCount('error') > 0) this.emit('error', e instanceof StateError ? e : new StateError('ERR_STATEKIT_IO', String(e), { cause: e }))
+    }
   }
 
   /**

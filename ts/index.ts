@@ -25,7 +25,8 @@ export type {
 } from './types.js'
 export { NativeBackend } from './native-backend.js'
 export type { SharedStoreDescriptor } from './shared.js'
-export { MemoryBackend, type MemoryBackendOptions } from './memory-backend.js'
+export { MemoryBackend, type MemoryBackendOptions, type MemoryRecoveryReport } from './memory-backend.js'
+export { CHANGE_LOG_METADATA_KEY, type ChangeLogFsync, type ChangeLogOptions, type ChangeLogRecovery, type TornRecord } from './change-log.js'
 export { SledBackend, type SledBackendOptions } from './sled-backend.js'
 export { TypedStore } from './typed-store.js'
 export {

@@ -6,6 +6,11 @@
 //   restore <dir> <a> <b>       restores <a>, then <b>, then <a>... into the sled store at <dir>
 //   coordinator <dir> <cpdir>   a memory store with a coordinator writing every 20 ms
 //   recover <dir> <cpdir>       SledBackend.openWithRecovery, then writes and flushes
+//   changelog <logdir> <cpdir> <fsync>
+//                               MemoryBackend.openWithRecovery with a change log and a
+//                               coordinator checkpointing every 100 ms; each step is a
+//                               putMany of 10 keys (plus 'next') and a put; prints
+//                               "<step> <ms>" once both resolved and "cp" per checkpoint
 import fs from 'node:fs'
 import path from 'node:path'
 import { CheckpointCoordinator, MemoryBackend, SledBackend } from '../../dist/index.js'
@@ -55,6 +60,19 @@ if (mode === 'batches') {
     await backend.put(`after:${b}`, String(b))
     await backend.flush()
     say(`after:${b}`)
+  }
+} else if (mode === 'changelog') {
+  const fsync = process.argv[5]
+  const { backend, report } = await MemoryBackend.openWithRecovery({ changeLog: { dir, fsync } }, { checkpointDir: arg })
+  say(`recovered ${JSON.stringify(report.changeLog)}`)
+  const c = new CheckpointCoordinator(backend, { dir: arg, interval: 100, maxCheckpoints: 3 })
+  c.on('checkpoint', () => say('cp'))
+  c.start()
+  for (let n = Number(backend.getSync('next') ?? 0); ; n++) {
+    await backend.putMany([...Array.from({ length: 10 }, (_, i) => [`b:${n}:${i}`, String(n)]), ['next', String(n + 1)]])
+    await backend.put(`s:${n}`, String(n))
+    say(`${n} ${Date.now()}`)
+    if (n % 20 === 0) await new Promise((r) => setImmediate(r))
   }
 } else {
   console.error(`unknown mode ${mode}`)

@@ -1,7 +1,9 @@
 // The crash suite: SIGKILLs processes at random moments while they write, and checks
 // after each kill that nothing acknowledged was lost, no batch was torn, and every
-// checkpoint on disk verifies. `npm run test:crash` runs 100 kills (what CI runs);
-// `npm run test:crash -- --long` runs 1,000. Exits non-zero on the first violation.
+// checkpoint on disk verifies. `npm run test:crash` runs 200 kills (what CI runs), 100
+// of them in the change log scenario; `npm run test:crash -- --long` runs 2,000, 1,000
+// of them the change log's; `--only <scenario>` runs one. Exits non-zero at the end if
+// any check failed.
 import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
@@ -12,7 +14,9 @@ import { CheckpointCoordinator, MemoryBackend, SledBackend, verifyCheckpoint } f
 const CHILD = fileURLToPath(new URL('./child.mjs', import.meta.url))
 const long = process.argv.includes('--long')
 const scale = long ? 10 : 1
-const PLAN = { batches: 35 * scale, checkpoints: 20 * scale, restore: 15 * scale, coordinator: 15 * scale, recover: 15 * scale }
+const PLAN = { batches: 35 * scale, checkpoints: 20 * scale, restore: 15 * scale, coordinator: 15 * scale, recover: 15 * scale, changelog: 100 * scale }
+// `--only <scenario>` runs one scenario (for local runs).
+const only = process.argv.includes('--only') ? process.argv[process.argv.indexOf('--only') + 1] : undefined
 const root = fs.mkdtempSync(path.join(os.tmpdir(), 'statekit-crash-'))
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms))
 const counts = Object.fromEntries(Object.keys(PLAN).map((k) => [k, 0]))
@@ -41,12 +45,14 @@ function run(args) {
   return { child, lines, started, exited }
 }
 
-/** Kills `c` with SIGKILL at a random moment up to `spread` ms after its first line. */
+/** Kills `c` with SIGKILL at a random moment up to `spread` ms after its first line; returns when. */
 async function killSoon(c, spread) {
   await Promise.race([c.started, sleep(20_000)])
   await sleep(Math.random() * spread)
+  const at = Date.now()
   c.child.kill('SIGKILL')
   await c.exited
+  return at
 }
 
 async function batches(n) {
@@ -198,10 +204,67 @@ async function recover(n) {
   return `${interrupted} kills before the recovery reported, all recovered whole`
 }
 
+/**
+ * The change log: a memory store with a coordinator, killed while it writes, alternately
+ * in 'always' and 'everysec' mode. After each kill: no batch is torn; with 'always' every
+ * acknowledged step is there; with 'everysec' every step acknowledged more than 1.5 s
+ * before the kill is; and once two checkpoints were committed in a round, the log holds
+ * no more than the steps since the one before the last (one checkpoint interval).
+ */
+async function changelog(n) {
+  let base
+  let worst = 0
+  let torn = 0
+  for (let k = 0; k < n; k++) {
+    // A fresh directory every 5 rounds, so the state (and the checks) stay small.
+    if (k % 5 === 0) base = fs.mkdtempSync(path.join(root, 'changelog-'))
+    const logDir = path.join(base, 'log')
+    const cps = path.join(base, 'cp')
+    const fsync = k % 2 === 0 ? 'always' : 'everysec'
+    const c = run(['changelog', logDir, cps, fsync])
+    const killedAt = await killSoon(c, 400)
+    const rec = c.lines.find((l) => l.startsWith('recovered '))
+    if (rec && JSON.parse(rec.slice(10))?.torn) torn++
+    const steps = c.lines.filter((l) => /^\d+ \d+$/.test(l)).map((l) => l.split(' ').map(Number))
+    const cpLines = c.lines.map((l, i) => (l === 'cp' ? i : -1)).filter((i) => i >= 0)
+    let recovered
+    try {
+      recovered = await MemoryBackend.openWithRecovery({ changeLog: { dir: logDir, fsync } }, { checkpointDir: cps })
+    } catch (e) {
+      fail('changelog', `round ${k} (${fsync}): recovery failed: ${e.code} ${e.message}`)
+      continue
+    }
+    const { backend, report } = recovered
+    const per = new Map()
+    for await (const [key] of backend.entries({ prefix: 'b:' })) {
+      const step = Number(key.toString().split(':')[1])
+      per.set(step, (per.get(step) ?? 0) + 1)
+    }
+    for (const [step, count] of per) if (count !== 10) fail('changelog', `round ${k} (${fsync}): batch ${step} is torn: ${count} of 10 keys`)
+    for (const [step, at] of steps) {
+      const must = fsync === 'always' || at < killedAt - 1500
+      if (must && (per.get(step) !== 10 || backend.getSync(`s:${step}`) === undefined)) {
+        fail('changelog', `round ${k} (${fsync}): step ${step}, acknowledged ${killedAt - at} ms before the kill, is missing`)
+      }
+    }
+    if (cpLines.length >= 2) {
+      const since = c.lines.slice(cpLines.at(-2)).filter((l) => /^\d+ \d+$/.test(l)).length
+      const bound = 2 * (since + 1)
+      const records = report.changeLog?.records ?? 0
+      worst = Math.max(worst, records / bound)
+      if (records > bound) fail('changelog', `round ${k}: the log held ${records} records, more than the ${bound} written since the checkpoint before the last`)
+    }
+    await backend.close()
+    counts.changelog++
+  }
+  return `${torn} torn tails cut off and reported; log size at most ${(worst * 100).toFixed(0)}% of one checkpoint interval's writes`
+}
+
 const started = Date.now()
 const notes = {}
 try {
-  for (const [name, fn] of Object.entries({ batches, checkpoints, restore, coordinator, recover })) {
+  for (const [name, fn] of Object.entries({ batches, checkpoints, restore, coordinator, recover, changelog })) {
+    if (only !== undefined && name !== only) continue
     const t0 = Date.now()
     notes[name] = await fn(PLAN[name])
     console.log(`crash suite: ${name}: ${counts[name]} kills, ${notes[name]} (${((Date.now() - t0) / 1000).toFixed(1)} s)`)

@@ -26,9 +26,11 @@
 //! ```
 
 mod batch;
+mod changelog;
 mod checkpoint;
 mod cleanup;
 mod clock;
+mod dir_lock;
 mod error;
 mod limits;
 mod memory;
@@ -41,6 +43,7 @@ mod store;
 mod ttl;
 
 pub use batch::PutEntry;
+pub use changelog::{replay as replay_change_log, ChangeLog, FsyncMode, ReplaySummary, TornTail};
 pub use checkpoint::{
     block_index, verify, write_cut, BlockMeta, CheckpointBuilder, CheckpointInfo, CheckpointReader,
     CheckpointRequest, CheckpointSummary, CheckpointWriter, Compression, Cut, Footer, Header, Kind,
@@ -52,7 +55,10 @@ pub use error::{Error, ErrorCode, Result};
 pub use limits::{
     check_key, check_keys, check_value, whole_number, MAX_KEY_BYTES, MAX_VALUE_BYTES,
 };
-pub use memory::{MemorySnapshot, MemoryTier, ENTRY_OVERHEAD};
+pub use memory::{
+    defer_acks as defer_change_log_acks, take_deferred as take_deferred_change_log_ack,
+    ChangeLogReplay, MemorySnapshot, MemoryTier, ENTRY_OVERHEAD,
+};
 pub use range::KeyRange;
 pub use sled::{SledMode, SledOptions, SledSnapshot, SledTier, DEFAULT_FLUSH_EVERY_MS};
 pub use stats::StatsSnapshot;

@@ -6,6 +6,7 @@
 // napi-derive registers exports only outside `cfg(test)`, so a test build sees them unused.
 #![cfg_attr(test, allow(dead_code))]
 
+mod change_log;
 mod checkpoints;
 mod cursor;
 mod error;

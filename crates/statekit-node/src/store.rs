@@ -100,7 +100,7 @@ impl NativeStore {
 
     /// Another handle on the store (for work on another thread), or
     /// `ERR_STATEKIT_CLOSED`.
-    fn store(&self) -> Result<Store> {
+    pub(crate) fn store(&self) -> Result<Store> {
         self.with(|s| Ok(s.clone()))
     }
 }
@@ -307,7 +307,8 @@ impl NativeStore {
         Ok(self.with(Store::stats)?.into())
     }
 
-    /// Writes every earlier write to disk, on a worker thread (sled tier).
+    /// Writes every earlier write to disk, on a worker thread (sled tier, or a memory
+    /// tier's change log).
     #[napi(catch_unwind, ts_return_type = "Promise<number>")]
     pub fn flush(&self) -> Result<AsyncTask<Job<StoreWork>>> {
         Ok(job(StoreWork::Flush(self.store()?)))

@@ -5,10 +5,12 @@
 pub(crate) mod bulk;
 pub(crate) mod checkpoint;
 pub(crate) mod key_bytes;
+pub(crate) mod logged;
 pub(crate) mod snapshot;
 mod tier;
 pub(crate) mod write;
 
+pub use logged::{defer_acks, take_deferred, ChangeLogReplay};
 pub use snapshot::{MemorySnapshot, RestoreClaim};
 pub(crate) use tier::{entry_size, Entry};
 pub use tier::{MemoryTier, ENTRY_OVERHEAD, SHARDS};

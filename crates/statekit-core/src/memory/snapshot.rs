@@ -140,6 +140,8 @@ pub struct MemorySnapshot {
     deletes: HashMap<Box<[u8]>, u64>,
     cleared_at: u64,
     finished: bool,
+    /// The change log segment started at the cut, if the tier has a log.
+    log_segment: Option<u64>,
 }
 
 impl MemoryTier {
@@ -173,6 +175,7 @@ impl MemoryTier {
             .map(|mut d| std::mem::take(&mut *d))
             .unwrap_or_default();
         let cleared_at = st.cleared_at.swap(0, SeqCst);
+        let log_segment = self.log_rotate(); // change log: a new segment at the cut
         Ok(MemorySnapshot {
             tier: Arc::clone(self),
             cut,
@@ -182,6 +185,7 @@ impl MemoryTier {
             deletes,
             cleared_at,
             finished: false,
+            log_segment,
         })
     }
 }
@@ -190,6 +194,11 @@ impl MemorySnapshot {
     /// The kind of checkpoint this is.
     pub fn kind(&self) -> Kind {
         self.kind
+    }
+
+    /// The change log segment that replay after this checkpoint starts from.
+    pub fn change_log_segment(&self) -> Option<u64> {
+        self.log_segment
     }
 }
 

@@ -11,11 +11,12 @@
 use std::collections::hash_map::RandomState;
 use std::hash::{BuildHasher, Hasher};
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed, Ordering::SeqCst};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use dashmap::DashMap;
 use xxhash_rust::xxh3::Xxh3Builder;
 
+use crate::changelog::ChangeLog;
 use crate::clock::{Clock, SystemClock};
 use crate::error::Result;
 use crate::limits::check_key;
@@ -106,6 +107,8 @@ pub struct MemoryTier {
     /// How many restores have switched new data into this tier; a cursor ends when it
     /// changes.
     epoch: AtomicU64,
+    /// The change log, once attached (see `logged.rs`).
+    pub(crate) log: OnceLock<ChangeLog>,
 }
 
 impl std::fmt::Debug for MemoryTier {
@@ -163,6 +166,7 @@ impl MemoryTier {
             snapshot: SnapshotState::default(),
             seed,
             epoch: AtomicU64::new(0),
+            log: OnceLock::new(),
         }
     }
 

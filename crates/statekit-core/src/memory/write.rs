@@ -112,15 +112,26 @@ impl MemoryTier {
     pub fn put(&self, key: &[u8], value: &[u8], ttl: Ttl) -> Result<()> {
         check_key(key)?;
         check_value(value)?;
+        self.log_check()?; // change log
         let expires_at = self.expiry(ttl);
         let (hash, shard) = self.locate(key);
-        {
+        let logged = {
             let mut table = self.map.shards()[shard].write();
             let (version, cut) = self.next_version();
             self.store_in(&mut table, hash, key, value, expires_at, version, cut);
-        }
+            self.log_put(key, value, expires_at) // change log, under the shard's lock
+        };
         self.counters.put(1);
-        Ok(())
+        self.log_ack(logged) // change log
+    }
+
+    /// Stores `value` under `key` with an absolute expiry, without logging it (a
+    /// change log being replayed).
+    pub(crate) fn put_absolute(&self, key: &[u8], value: &[u8], expires_at: u64) {
+        let (hash, shard) = self.locate(key);
+        let mut table = self.map.shards()[shard].write();
+        let (version, cut) = self.next_version();
+        self.store_in(&mut table, hash, key, value, expires_at, version, cut);
     }
 
     /// Stores every entry of the batch, or none if any is invalid. The batch holds the
@@ -128,18 +139,23 @@ impl MemoryTier {
     /// checkpoint's cut, sees all of it or none of it.
     pub fn put_many(&self, entries: &[PutEntry<'_>]) -> Result<()> {
         PutEntry::check_all(entries)?;
+        self.log_check()?; // change log
         let now = self.now_ms();
-        {
+        let logged = {
             let (located, mut locked) = self.lock_keys(entries.iter().map(|e| e.key));
             let (version, cut) = self.next_version();
+            let mut expiries = Vec::with_capacity(entries.len()); // change log
             for (e, &(hash, shard)) in entries.iter().zip(&located) {
                 let expires_at = e.ttl.expires_at(self.default_ttl, now);
                 let table = locked.table(shard);
                 self.store_in(table, hash, e.key, e.value, expires_at, version, cut);
+                expiries.push(expires_at);
             }
-        }
+            // change log: one record, while the batch holds all its shards' locks
+            self.log_batch(entries, &expiries)
+        };
         self.counters.put(entries.len() as u64);
-        Ok(())
+        self.log_ack(logged) // change log
     }
 
     /// Stores one entry into its locked shard's table.
@@ -195,32 +211,48 @@ impl MemoryTier {
     /// Removes `key`; returns whether a live entry was removed.
     pub fn delete(&self, key: &[u8]) -> Result<bool> {
         check_key(key)?;
+        self.log_check()?; // change log
         let (hash, shard) = self.locate(key);
         let now = self.now_ms();
-        let mut table = self.map.shards()[shard].write();
-        Ok(self.remove_in(&mut table, hash, key, now, None))
+        let (removed, logged) = {
+            let mut table = self.map.shards()[shard].write();
+            let removed = self.remove_in(&mut table, hash, key, now, None);
+            // change log, under the shard's lock: only a delete that removed something
+            let logged = removed.map_or(0, |_| self.log_delete(key));
+            (removed == Some(true), logged)
+        };
+        self.log_ack(logged)?; // change log
+        Ok(removed)
     }
 
     /// Removes every key, or none if any key is invalid; returns for each whether a
     /// live entry was removed. Like a `put_many`, it is seen all at once.
     pub fn delete_many(&self, keys: &[&[u8]]) -> Result<Vec<bool>> {
         check_keys(keys)?;
+        self.log_check()?; // change log
         let now = self.now_ms();
-        let (located, mut locked) = self.lock_keys(keys.iter().copied());
-        let (version, cut) = self.next_version();
-        Ok(keys
-            .iter()
-            .zip(&located)
-            .map(|(key, &(hash, shard))| {
-                self.remove_in(locked.table(shard), hash, key, now, Some((version, cut)))
-            })
-            .collect())
+        let (removed, logged) = {
+            let (located, mut locked) = self.lock_keys(keys.iter().copied());
+            let (version, cut) = self.next_version();
+            let removed: Vec<Option<bool>> = keys
+                .iter()
+                .zip(&located)
+                .map(|(key, &(hash, shard))| {
+                    self.remove_in(locked.table(shard), hash, key, now, Some((version, cut)))
+                })
+                .collect();
+            // change log: one record of what it removed, under all its shards' locks
+            let logged = self.log_deletes(keys, &removed);
+            (removed, logged)
+        };
+        self.log_ack(logged)?; // change log
+        Ok(removed.into_iter().map(|r| r == Some(true)).collect())
     }
 
     /// Removes `key` from its locked shard's table, leaving a tombstone if a running
-    /// checkpoint needs its old value; returns whether a live entry was removed. A
-    /// batch passes the version it took; a single delete takes one only if the key is
-    /// there.
+    /// checkpoint needs its old value; returns `None` if it held nothing, else whether
+    /// the entry removed was live. A batch passes the version it took; a single delete
+    /// takes one only if the key is there.
     fn remove_in(
         &self,
         table: &mut ShardTable,
@@ -228,13 +260,11 @@ impl MemoryTier {
         key: &[u8],
         now: u64,
         batch: Option<(u64, u64)>,
-    ) -> bool {
-        let Some(bucket) = table.find(hash, eq_key(key)) else {
-            return false;
-        };
+    ) -> Option<bool> {
+        let bucket = table.find(hash, eq_key(key))?;
         // SAFETY: found in `table`, whose write lock the caller holds.
         let e = unsafe { bucket.as_mut() }.1.get_mut();
-        let Some(v) = &e.value else { return false };
+        let v = e.value.as_ref()?;
         let (len, expired) = (v.len(), is_expired(e.expires_at, now));
         let (version, cut) = batch.unwrap_or_else(|| self.next_version());
         if e.needed_by(cut) {
@@ -251,18 +281,26 @@ impl MemoryTier {
             .fetch_sub(entry_size(key.len(), len), Relaxed);
         if expired {
             self.counters.expired(1);
-            false
+            Some(false)
         } else {
             self.counters.delete(1);
-            true
+            Some(true)
         }
     }
 
     /// Removes every entry, holding every shard's lock: any thread sees the store
     /// whole or empty, and a cut falls before or after the clear.
     pub fn clear(&self) -> Result<()> {
+        self.log_check()?; // change log
+        let logged = self.clear_locked();
+        self.log_ack(logged) // change log
+    }
+
+    /// Clears under every shard's lock; returns the change log record (0 without one).
+    fn clear_locked(&self) -> u64 {
         let mut locked = Locked::all(self);
         let (version, _) = self.next_version();
+        let logged = self.log_clear(); // change log, under every shard's lock
         self.snapshot.record_clear(version);
         let cut = self.snapshot.active_cut();
         let mut tombstones = 0u64;
@@ -292,6 +330,6 @@ impl MemoryTier {
         }
         self.tombstones.store(tombstones, Relaxed);
         self.memory_bytes.store(0, Relaxed);
-        Ok(())
+        logged
     }
 }

@@ -296,7 +296,7 @@ fn copy_tree(from: &Path, to: &Path) -> Result<()> {
     for entry in fs::read_dir(from).map_err(|e| io(from, e))? {
         let entry = entry.map_err(|e| io(from, e))?;
         let name = entry.file_name();
-        if name.to_string_lossy() == crate::sled::dir_lock::LOCK_FILE {
+        if name.to_string_lossy() == crate::dir_lock::LOCK_FILE {
             continue;
         }
         let (src, dst) = (entry.path(), to.join(&name));

@@ -2,7 +2,6 @@
 //! cuts by writer pre-images and a scan position, and restores into a new generation
 //! of trees switched in by one metadata write.
 
-pub(crate) mod dir_lock;
 pub(crate) mod format;
 pub(crate) mod marker;
 pub(crate) mod open;

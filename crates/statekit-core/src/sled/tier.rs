@@ -14,10 +14,10 @@ use std::sync::Arc;
 
 use crate::batch::PutEntry;
 use crate::clock::{Clock, SystemClock};
+use crate::dir_lock::DirLock;
 use crate::error::{ErrorCode, Result};
 use crate::limits::{check_key, check_keys, check_value};
 use crate::range::KeyRange;
-use crate::sled::dir_lock::DirLock;
 use parking_lot::{Mutex, RwLock};
 
 use crate::sled::format::{

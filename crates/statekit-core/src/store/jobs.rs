@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use super::Store;
+use crate::changelog::with_position;
 use crate::checkpoint::{
     validate, write_cut, CheckpointRequest, CheckpointSummary, RestoreSummary,
 };
@@ -19,6 +20,10 @@ use crate::sled::SledSnapshot;
 pub struct PendingCheckpoint {
     cut: Option<Cut>,
     req: CheckpointRequest,
+    /// The memory tier's change log segment started at the cut.
+    log_segment: Option<u64>,
+    /// The tier whose log started it, until the file is written.
+    log_tier: Option<Arc<MemoryTier>>,
 }
 
 enum Cut {
@@ -27,20 +32,49 @@ enum Cut {
 }
 
 impl PendingCheckpoint {
-    pub(super) fn begin(store: &Store, req: CheckpointRequest) -> Result<Self> {
+    pub(super) fn begin(store: &Store, mut req: CheckpointRequest) -> Result<Self> {
         validate(&req)?;
+        let mut log_segment = None;
         let cut = match store {
-            Store::Memory(t) => Cut::Memory(t.begin_snapshot(req.kind)?),
+            Store::Memory(t) => {
+                if let Some(log) = t.change_log() {
+                    log.check()?;
+                    with_position(&req.metadata, 0)?; // checks it before the cut
+                }
+                let snapshot = t.begin_snapshot(req.kind)?;
+                // A new log segment started at the cut; the checkpoint records its
+                // number, from which recovery replays.
+                if let Some(segment) = snapshot.change_log_segment() {
+                    req.metadata = with_position(&req.metadata, segment)?;
+                    log_segment = Some((Arc::clone(t), segment));
+                }
+                Cut::Memory(snapshot)
+            }
             Store::Sled(t) => Cut::Sled(t.begin_snapshot(req.kind)?),
         };
+        let (log_tier, log_segment) = log_segment.unzip();
         Ok(PendingCheckpoint {
             cut: Some(cut),
             req,
+            log_segment,
+            log_tier,
         })
+    }
+
+    /// The change log segment this checkpoint's replay starts from, if the store has
+    /// a change log.
+    pub fn change_log_segment(&self) -> Option<u64> {
+        self.log_segment
     }
 
     /// Writes and publishes the file (blocks on compression and I/O), then ends the cut.
     pub fn write(&mut self) -> Result<CheckpointSummary> {
+        if let (Some(tier), Some(segment)) = (self.log_tier.take(), self.log_segment) {
+            // Published only once the segment its replay starts from exists.
+            if let Some(log) = tier.change_log() {
+                log.wait_segment(segment)?;
+            }
+        }
         match self.cut.take() {
             Some(Cut::Memory(s)) => write_cut(s, &self.req),
             Some(Cut::Sled(s)) => write_cut(s, &self.req),
@@ -70,6 +104,11 @@ impl PendingRestore {
         }
         crate::checkpoint::request::check_path(path)?;
         let claim = match store {
+            Store::Memory(t) if t.change_log().is_some() => {
+                return Err(Error::invalid_arg(
+                    "restore() into a store with a change log would leave the log describing other data: open the store with MemoryBackend.openWithRecovery instead",
+                ))
+            }
             Store::Memory(t) => Claim::Memory(t.claim_restore()?),
             Store::Sled(t) => Claim::Sled(t.claim_restore()?),
         };

@@ -17,11 +17,12 @@ pub use jobs::{PendingCheckpoint, PendingRestore, Restored};
 pub use shared::{Attached, ShareTicket, Sharing};
 
 use crate::batch::PutEntry;
+use crate::changelog::FsyncMode;
 use crate::checkpoint::CheckpointRequest;
 use crate::cleanup::{CleanupTask, Sweep};
 use crate::error::{Error, Result};
 use crate::limits::check_keys;
-use crate::memory::MemoryTier;
+use crate::memory::{ChangeLogReplay, MemoryTier};
 use crate::range::KeyRange;
 use crate::sled::{SledOptions, SledTier};
 use crate::stats::StatsSnapshot;
@@ -172,9 +173,69 @@ impl Store {
         })
     }
 
-    /// Writes every earlier write to disk; returns the bytes flushed. Blocks on I/O.
+    /// Writes every earlier write to disk; returns the bytes flushed (sled) or the
+    /// records the change log holds durably (memory with a change log). Blocks on I/O.
     pub fn flush(&self) -> Result<u64> {
-        self.sled("flush")?.flush()
+        match self {
+            Store::Memory(t) => match t.change_log() {
+                Some(log) => log.flush(),
+                None => Err(Error::invalid_arg(
+                    "flush needs the sled tier or a change log; this store is in memory without one",
+                )),
+            },
+            Store::Sled(t) => t.flush(),
+        }
+    }
+
+    /// Attaches a new change log in `dir` to a memory store (`dir` must hold no
+    /// segments). Blocks on I/O (creating the first segment).
+    pub fn attach_change_log(&self, dir: &Path, mode: FsyncMode) -> Result<()> {
+        self.memory_tier("changeLog")?.attach_change_log(dir, mode)
+    }
+
+    /// Replays the change log in `dir` from segment `from` into a memory store and
+    /// attaches it for new writes. Blocks on I/O: run it on a worker thread.
+    pub fn recover_change_log(
+        &self,
+        dir: &Path,
+        mode: FsyncMode,
+        from: Option<u64>,
+    ) -> Result<ChangeLogReplay> {
+        self.memory_tier("changeLog")?
+            .recover_change_log(dir, mode, from)
+    }
+
+    /// Deletes the change log segments below `first_kept` (a committed checkpoint
+    /// covers them); returns how many. Blocks on I/O.
+    pub fn truncate_change_log(&self, first_kept: u64) -> Result<u64> {
+        match self.memory_tier("truncateChangeLog")?.change_log() {
+            Some(log) => log.truncate(first_kept),
+            None => Err(Error::invalid_arg("this store has no change log")),
+        }
+    }
+
+    /// Waits until change log record `n` (from
+    /// [`crate::take_deferred_change_log_ack`]) is durable. Blocks: run it on a worker
+    /// thread.
+    pub fn wait_change_log(&self, n: u64) -> Result<()> {
+        self.memory_tier("waitChangeLog")?.wait_change_log(n)
+    }
+
+    /// The change log's fsync mode, if this is a memory store with a change log.
+    pub fn change_log_fsync(&self) -> Option<FsyncMode> {
+        match self {
+            Store::Memory(t) => t.change_log().map(|l| l.mode()),
+            Store::Sled(_) => None,
+        }
+    }
+
+    fn memory_tier(&self, what: &str) -> Result<&Arc<MemoryTier>> {
+        match self {
+            Store::Memory(t) => Ok(t),
+            Store::Sled(_) => Err(Error::invalid_arg(format!(
+                "{what} needs the memory tier; this store is on sled"
+            ))),
+        }
     }
 
     /// Bytes on disk. Blocks on I/O.
