@@ -48,6 +48,27 @@ fn a_key_repeated_in_a_later_block_restores_to_the_later_record_on_both_tiers() 
 }
 
 #[test]
+fn a_key_that_expired_in_a_later_block_is_gone_on_both_tiers() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("expired.skc");
+    let mut b = CheckpointBuilder::create(&path, Compression::None, "{}".into()).unwrap();
+    // Block 0 ends with a live put of the key (its 4 MiB value seals the block);
+    // block 1 holds a put of the same key that has expired.
+    b.add(b"other", b"v", 0.0).unwrap();
+    b.add(b"k", &vec![1u8; 4 << 20], 0.0).unwrap();
+    b.add(b"k", b"expired", 1000.0).unwrap();
+    b.finish().unwrap();
+    for _ in 0..30 {
+        let (tier, summary) = MemoryTier::restore_from(&path, Ttl::Never).unwrap();
+        assert_eq!(tier.get(b"k").unwrap(), None);
+        assert_eq!((tier.len(), summary.entries), (1, 1));
+    }
+    let sled = sled_in(dir.path());
+    assert_eq!(sled.restore_from(&path).unwrap().entries, 1);
+    assert_eq!(sled.get(b"k").unwrap(), None);
+}
+
+#[test]
 fn a_tombstone_or_clear_in_a_full_checkpoint_is_damage_on_both_tiers() {
     let dir = tempfile::tempdir().unwrap();
     for (i, record) in [Record::Tombstone { key: b"gone" }, Record::Clear]

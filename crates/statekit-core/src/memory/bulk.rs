@@ -54,6 +54,8 @@ pub(crate) struct BulkLoader<'t> {
     bytes: Vec<u64>,
     /// Puts that had expired by `now_ms`.
     pub expired: u64,
+    /// Removal markers this loader left (see `forget`).
+    pub markers: u64,
 }
 
 impl<'t> BulkLoader<'t> {
@@ -66,6 +68,7 @@ impl<'t> BulkLoader<'t> {
             now_ms,
             bytes: vec![0; SHARDS],
             expired: 0,
+            markers: 0,
         }
     }
 
@@ -79,6 +82,56 @@ impl<'t> BulkLoader<'t> {
     fn is_newer(&self, bucket: &hashbrown::raw::Bucket<(KeyBytes, SharedValue<Entry>)>) -> bool {
         // SAFETY: the caller found the bucket in a table whose write lock it holds.
         unsafe { bucket.as_ref() }.1.get().version > self.version
+    }
+
+    /// Removes `key` (an expired put, or a tombstone in a chain). When the blocks are
+    /// split between threads, an earlier block's put of the key may still come from
+    /// the other thread, so the removal is kept as a marker with this block's version
+    /// (an entry without a value) that such a put does not overwrite; the restore
+    /// drops the markers once every block is in.
+    fn forget(&mut self, table: &mut ShardTable, shard: usize, hash: u64, key: &[u8]) {
+        let eq = |(k, _): &(KeyBytes, SharedValue<Entry>)| k.as_slice() == key;
+        let marker = || Entry {
+            value: None,
+            expires_at: 0,
+            version: 0,
+            prev: None,
+        };
+        match table.find(hash, eq) {
+            Some(bucket) if self.is_newer(&bucket) => {}
+            Some(bucket) if self.share == Share::All => {
+                // SAFETY: found in `table`, whose write lock is held.
+                let slot = unsafe { bucket.as_mut() }.1.get_mut();
+                let old = std::mem::replace(
+                    slot,
+                    Entry {
+                        version: self.version,
+                        ..marker()
+                    },
+                );
+                self.bytes[shard] = self.bytes[shard].wrapping_sub(old_size(key, &old));
+                if old.value.is_some() {
+                    self.markers += 1;
+                }
+            }
+            Some(bucket) => {
+                // SAFETY: found in `table`, whose write lock is held; not used after.
+                let ((_, old), _) = unsafe { table.remove(bucket) };
+                self.bytes[shard] = self.bytes[shard].wrapping_sub(old_size(key, old.get()));
+            }
+            None if self.share == Share::All => {
+                let entry = Entry {
+                    version: self.version,
+                    ..marker()
+                };
+                let map = &self.tier.map;
+                table.insert(hash, (key.into(), SharedValue::new(entry)), |(k, _)| {
+                    map.hasher().hash_one(k)
+                });
+                self.markers += 1;
+            }
+            None => {}
+        }
     }
 
     /// The bytes this loader's entries hold. Per shard, a count can go below zero
@@ -193,13 +246,7 @@ impl<'t> BulkLoader<'t> {
         };
         let eq = |(k, _): &(KeyBytes, SharedValue<Entry>)| k.as_slice() == key;
         let Some((expires_at, value)) = put else {
-            if let Some(bucket) = table.find(p.hash, eq) {
-                if !self.is_newer(&bucket) {
-                    // SAFETY: found in `table`, whose write lock is held; not used after.
-                    let ((_, old), _) = unsafe { table.remove(bucket) };
-                    self.bytes[shard] = self.bytes[shard].wrapping_sub(old_size(key, old.get()));
-                }
-            }
+            self.forget(table, shard, p.hash, key);
             return Ok(());
         };
         let added = entry_size(key.len(), value.len());

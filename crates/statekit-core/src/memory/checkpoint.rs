@@ -20,11 +20,12 @@ use crate::ttl::Ttl;
 /// Threads that fill a restored tier.
 const RESTORE_THREADS: usize = 2;
 
-/// Restores one thread's share of the records; returns the bytes its entries hold
-/// and how many of its puts had expired. A lone full checkpoint holds each key once,
-/// so its blocks are split between the threads; a chain must apply every record of
-/// a key in order, so each thread reads every block and keeps its share of shards.
-/// Either way every thread verifies the whole chain as it reads.
+/// Restores one thread's share of the records; returns the bytes its entries hold,
+/// how many of its puts had expired, and how many removal markers it left (see
+/// `BulkLoader::forget`). A lone full checkpoint's blocks are split between the
+/// threads (a key repeated in a later block wins by the block's version); a chain must
+/// apply every record of a key in order, so each thread reads every block and keeps
+/// its share of shards. Either way every thread verifies the whole chain as it reads.
 fn restore_share(
     tier: &MemoryTier,
     chain: &[(
@@ -34,7 +35,7 @@ fn restore_share(
     version: u64,
     now_ms: u64,
     part: usize,
-) -> Result<(u64, u64)> {
+) -> Result<(u64, u64, u64)> {
     let by_block = chain.len() == 1 && chain[0].1.header.kind == Kind::Full;
     let share = if by_block {
         Share::All
@@ -55,7 +56,7 @@ fn restore_share(
             loader.load_block(raw)
         })?;
     }
-    Ok((loader.bytes(), loader.expired))
+    Ok((loader.bytes(), loader.expired, loader.markers))
 }
 
 impl MemoryTier {
@@ -91,7 +92,7 @@ impl MemoryTier {
         // older than the cut taken below, so the next incremental leaves them out.
         let blocks: u64 = chain.iter().map(|(_, i)| i.footer.block_count).sum();
         let version = tier.seq.fetch_add(blocks.max(1), SeqCst);
-        let results: Vec<Result<(u64, u64)>> = std::thread::scope(|scope| {
+        let results: Vec<Result<(u64, u64, u64)>> = std::thread::scope(|scope| {
             let handles: Vec<_> = (0..RESTORE_THREADS)
                 .map(|part| {
                     let (tier, chain) = (&tier, &chain);
@@ -113,11 +114,16 @@ impl MemoryTier {
                 })
                 .collect()
         });
-        let (mut bytes, mut expired) = (0u64, 0);
+        let (mut bytes, mut expired, mut markers) = (0u64, 0, 0);
         for r in results {
-            let (b, e) = r?;
+            let (b, e, m) = r?;
             bytes = bytes.wrapping_add(b);
             expired += e;
+            markers += m;
+        }
+        if markers > 0 {
+            // The removal markers of a lone full checkpoint's expired puts.
+            tier.map.retain(|_, e| e.value.is_some());
         }
         tier.set_memory_bytes(bytes);
         let summary = RestoreSummary::of_chain(&chain, tier.len() as u64, expired, started);
