@@ -94,6 +94,27 @@ fn a_tombstone_or_clear_in_a_full_checkpoint_is_damage_on_both_tiers() {
         .unwrap();
         w.push(record).unwrap();
         w.finish().unwrap();
+        // Alone, and as the base of an incremental checkpoint.
+        let inc = dir.path().join(format!("inc-{i}.skc"));
+        let header = Header {
+            kind: Kind::Incremental,
+            compression: Compression::None,
+            id: 2000 + i as u64,
+            base_id: 1000 + i as u64,
+            created_at: 2,
+            entry_count: 0,
+            metadata: "{}".into(),
+        };
+        let mut w = CheckpointWriter::create(&inc, header).unwrap();
+        w.push(&Record::Put {
+            key: b"later",
+            expires_at: 0,
+            value: b"v",
+        })
+        .unwrap();
+        w.finish().unwrap();
+        let memory = MemoryTier::restore_from(&inc, Ttl::Never).err().unwrap();
+        assert_eq!(memory.code, ErrorCode::Corrupt, "{memory}");
         let memory = MemoryTier::restore_from(&path, Ttl::Never).err().unwrap();
         assert_eq!(memory.code, ErrorCode::Corrupt, "{memory}");
         let sled = sled_in(&dir.path().join(format!("s{i}")));

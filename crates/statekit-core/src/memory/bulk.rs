@@ -56,6 +56,8 @@ pub(crate) struct BulkLoader<'t> {
     pub expired: u64,
     /// Removal markers this loader left (see `forget`).
     pub markers: u64,
+    /// The blocks being loaded are a full checkpoint's.
+    full: bool,
 }
 
 impl<'t> BulkLoader<'t> {
@@ -69,7 +71,13 @@ impl<'t> BulkLoader<'t> {
             bytes: vec![0; SHARDS],
             expired: 0,
             markers: 0,
+            full: false,
         }
+    }
+
+    /// Whether the next blocks are a full checkpoint's (which may hold only puts).
+    pub fn set_full(&mut self, full: bool) {
+        self.full = full;
     }
 
     /// The version the records of the next block take.
@@ -146,9 +154,8 @@ impl<'t> BulkLoader<'t> {
     pub fn load_block(&mut self, raw: &[u8]) -> Result<u64> {
         let mut pending: Vec<Pending<'_>> = Vec::new();
         let n = decode_records(raw, |record| {
-            if self.share == Share::All && !matches!(record, Record::Put { .. }) {
-                // Blocks are split between threads only for a full checkpoint, which
-                // holds nothing but puts (docs/checkpoint-format.md).
+            if self.full && !matches!(record, Record::Put { .. }) {
+                // A full checkpoint holds nothing but puts (docs/checkpoint-format.md).
                 return Err(Error::new(
                     ErrorCode::Corrupt,
                     "a full checkpoint holds a tombstone or clear record",

@@ -46,7 +46,8 @@ fn restore_share(
         }
     };
     let mut loader = BulkLoader::new(tier, share, version, now_ms);
-    for (file, _) in chain {
+    for (file, info) in chain {
+        loader.set_full(info.header.kind == Kind::Full);
         let wanted = |block: u64| !by_block || block as usize % RESTORE_THREADS == part;
         CheckpointReader::open(file)?.for_each_block_where(wanted, |block, raw| {
             if by_block {
