@@ -242,6 +242,13 @@ export declare function fastHas(): void
 /** Stores the value in the value buffer (`value_len` bytes) under the key; result 0. */
 export declare function fastPut(): void
 
+/**
+ * Writes a batch of `key_len` entries, all or none, packed as `PutEntry::unpack`
+ * reads them: the keys in the key buffer, TTLs, lengths and values in the value
+ * buffer. Result: 0, or FAST_SLOW (the general path reports the precise error).
+ */
+export declare function fastPutMany(): void
+
 /** The largest key, in bytes. */
 export declare const MAX_KEY_BYTES: number
 

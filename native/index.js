@@ -861,6 +861,7 @@ module.exports.fastGet = nativeBinding.fastGet
 module.exports.fastGetMany = nativeBinding.fastGetMany
 module.exports.fastHas = nativeBinding.fastHas
 module.exports.fastPut = nativeBinding.fastPut
+module.exports.fastPutMany = nativeBinding.fastPutMany
 module.exports.MAX_KEY_BYTES = nativeBinding.MAX_KEY_BYTES
 module.exports.MAX_VALUE_BYTES = nativeBinding.MAX_VALUE_BYTES
 module.exports.openSled = nativeBinding.openSled

@@ -6,9 +6,13 @@ import {
   CTL_RESULT,
   CTL_TTL,
   FAST_MISS,
+  copyValueInto,
+  fastEntries,
   fastKey,
   fastKeys,
+  fastPrefixedKey,
   fastValue,
+  takeString,
   takeValue,
   takeValues,
   type NativeStore,
@@ -28,6 +32,10 @@ import { resolveCodec } from './codecs.js'
 import { checkpointInfo, nativeCheckpointOptions, pathArg, restoreInfo, type CheckpointInfo, type CheckpointOptions, type RestoreInfo } from './checkpoint.js'
 
 const PAGE = 256
+
+function tooSmall(target: Uint8Array, needed: number): StateError {
+  return invalidArg(`target holds ${target.length} bytes; the value needs ${needed}`)
+}
 
 function keyList(keys: unknown): Uint8Array[] {
   if (!Array.isArray(keys)) throw invalidArg(`keys must be an array, got ${describe(keys)}`)
@@ -63,6 +71,59 @@ export abstract class NativeBackend implements StateBackend {
     } catch (e) {
       throw fromNative(e)
     }
+  }
+
+  /**
+   * The value of `key` decoded as UTF-8 text, or `undefined`: for string values, with
+   * no `Buffer` made on the way (the text is decoded straight from the value the
+   * store copied out).
+   */
+  getString(key: Key): string | undefined {
+    if (fastKey(this.#handle, key)) {
+      addon.fastGet()
+      const r = CTL[CTL_RESULT]!
+      if (r >= 0) return takeString(r)
+      if (r === FAST_MISS) return undefined
+    }
+    return this.getSync(key)?.toString('utf8')
+  }
+
+  /**
+   * Copies the value of `key` into the start of `target` and returns its length in
+   * bytes, or `undefined` if the key has no live value: a read that allocates
+   * nothing. A value longer than `target` changes nothing in it and throws
+   * `ERR_STATEKIT_INVALID_ARG` with the length it needs.
+   */
+  getInto(key: Key, target: Uint8Array): number | undefined {
+    if (!(target instanceof Uint8Array)) throw invalidArg(`target must be a Uint8Array, got ${describe(target)}`)
+    if (fastKey(this.#handle, key)) {
+      addon.fastGet()
+      const r = CTL[CTL_RESULT]!
+      if (r >= 0) {
+        if (r > target.length) throw tooSmall(target, r)
+        copyValueInto(r, target)
+        return r
+      }
+      if (r === FAST_MISS) return undefined
+    }
+    const v = this.getSync(key)
+    if (v === undefined) return undefined
+    if (v.length > target.length) throw tooSmall(target, v.length)
+    target.set(v)
+    return v.length
+  }
+
+  /**
+   * @internal Reads `prefix` + `key` through the shared value buffer for a namespace:
+   * its length (the bytes are then at the start of the value buffer until the next
+   * call), -1 for no live value, or -2 if the caller must take the general path.
+   */
+  fastRead(prefix: Uint8Array, key: unknown): number {
+    if (!fastPrefixedKey(this.#handle, prefix, key)) return -2
+    addon.fastGet()
+    const r = CTL[CTL_RESULT]!
+    if (r >= 0) return r
+    return r === FAST_MISS ? -1 : -2
   }
 
   /** @inheritDoc */
@@ -134,6 +195,10 @@ export abstract class NativeBackend implements StateBackend {
   /** {@link StateBackend.putMany}, synchronously. */
   putManySync(entries: BatchEntry[]): void {
     if (!Array.isArray(entries)) throw invalidArg(`entries must be an array, got ${describe(entries)}`)
+    if (fastEntries(this.#handle, entries)) {
+      addon.fastPutMany()
+      if (CTL[CTL_RESULT] === 0) return
+    }
     const n = entries.length
     const keys = new Array<Uint8Array>(n)
     const values = new Array<Uint8Array>(n)

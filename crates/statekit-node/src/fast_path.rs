@@ -13,7 +13,7 @@ use std::cell::{Cell, RefCell};
 
 use napi::bindgen_prelude::BufferSlice;
 use napi_derive::napi;
-use statekit_core::{Copied, Store, Ttl};
+use statekit_core::{Copied, PutEntry, Store, Ttl};
 
 use crate::error::{invalid, Result};
 
@@ -213,21 +213,40 @@ pub fn fast_put() -> Result<()> {
     Ok(())
 }
 
-/// Reads `key_len` keys (the control word is a count here), packed in the key buffer
-/// as `Store::get_many_into` reads them, and writes their lengths and values to the
-/// value buffer. Result: the bytes of values written, or FAST_TOO_BIG.
-#[napi(catch_unwind)]
-pub fn fast_get_many() -> Result<()> {
-    let Some((_, ctl)) = call() else {
-        return Ok(());
-    };
+/// Runs `f` on the store of the call's handle, the whole key buffer (packed keys) and
+/// the count in `key_len`; stores the result.
+#[inline]
+fn batch(f: impl FnOnce(&Store, &[u8], usize) -> i32) {
+    let Some((_, ctl)) = call() else { return };
     let (kptr, klen, _, _) = BUFFERS.with(Cell::get);
     // SAFETY: as in `call`; the keys lie before the control words.
     let keys = unsafe { std::slice::from_raw_parts(kptr, klen - CONTROL_BYTES) };
     let count = ctl.key_len as usize;
     ctl.result = STORES.with(|s| match s.borrow().get(ctl.handle as usize) {
-        Some(Some(t)) => result(t.get_many_into(keys, count, value_buffer())),
+        Some(Some(t)) => f(t, keys, count),
         _ => FAST_SLOW,
     });
+}
+
+/// Reads `key_len` keys (the control word is a count here), packed in the key buffer
+/// as `Store::get_many_into` reads them, and writes their lengths and values to the
+/// value buffer. Result: the bytes of values written, or FAST_TOO_BIG.
+#[napi(catch_unwind)]
+pub fn fast_get_many() -> Result<()> {
+    batch(|t, keys, count| result(t.get_many_into(keys, count, value_buffer())));
+    Ok(())
+}
+
+/// Writes a batch of `key_len` entries, all or none, packed as `PutEntry::unpack`
+/// reads them: the keys in the key buffer, TTLs, lengths and values in the value
+/// buffer. Result: 0, or FAST_SLOW (the general path reports the precise error).
+#[napi(catch_unwind)]
+pub fn fast_put_many() -> Result<()> {
+    batch(
+        |t, keys, count| match PutEntry::unpack(keys, count, value_buffer()) {
+            Ok(entries) => t.put_many(&entries).map_or(FAST_SLOW, |()| 0),
+            Err(_) => FAST_SLOW,
+        },
+    );
     Ok(())
 }
