@@ -31,6 +31,14 @@ const TTL = 3_600_000
 const { MemoryBackend } = await statekitModule()
 const native = await statekitModule('native.js')
 const { addon, KEY_BUF, VAL_BUF, CTL } = native
+// The fast calls as the store makes them: bare N-API callbacks where the build has
+// them (native.fastGet), else the #[napi] functions.
+const fast = {
+  get: native.fastGet ?? addon.fastGet,
+  has: native.fastHas ?? addon.fastHas,
+  put: native.fastPut ?? addon.fastPut,
+}
+const VAL_U8 = new Uint8Array(VAL_BUF.buffer, VAL_BUF.byteOffset, VAL_BUF.length)
 const MAX_KEY = addon.MAX_KEY_BYTES
 const C_HANDLE = addon.CTL_HANDLE
 const C_KEY_LEN = addon.CTL_KEY_LEN
@@ -64,8 +72,8 @@ if (args[0] === '--child') {
   for (let j = 0; j < ops; j++) {
     CTL[C_KEY_LEN] = asciiKey(keys[order[j & mask]])
     CTL[C_HANDLE] = handle
-    if (what === 'get') addon.fastGet()
-    else { CTL[C_VALUE_LEN] = 100; addon.fastPut() }
+    if (what === 'get') fast.get()
+    else { CTL[C_VALUE_LEN] = 100; fast.put() }
     sink ^= CTL[C_RESULT]
   }
   process.exit(sink === 0.5 ? 1 : 0)
@@ -81,7 +89,7 @@ function callgrind(what, n) {
   const out = path.join(os.tmpdir(), `statekit-cg-${process.pid}-${what}-${n}.out`)
   const ops = 200_000
   const self = fileURLToPath(import.meta.url)
-  const r = spawnSync('valgrind', ['--tool=callgrind', '--cache-sim=yes', `--toggle-collect=*fast_${what}_c_callback*`, `--callgrind-out-file=${out}`, process.execPath, self, '--child', what, String(n), String(ops)], { encoding: 'utf8', env: process.env })
+  const r = spawnSync('valgrind', ['--tool=callgrind', '--cache-sim=yes', `--toggle-collect=*fast_${what}_c_callback*`, `--toggle-collect=*fast_calls::raw_${what}`, `--callgrind-out-file=${out}`, process.execPath, self, '--child', what, String(n), String(ops)], { encoding: 'utf8', env: process.env })
   if (r.status !== 0 || !fs.existsSync(out)) return null
   const text = fs.readFileSync(out, 'utf8')
   fs.rmSync(out, { force: true })
@@ -111,13 +119,14 @@ for (const n of SIZES) {
     'loop and key pick': (j) => { sink ^= key(j).length },
     'key: utf8Write': (j) => { sink ^= KEY_BUF.utf8Write(key(j), 0) },
     'key: JS loop': (j) => { sink ^= asciiKey(key(j)) },
-    'call floor (fastHas, no store)': (j) => { CTL[C_HANDLE] = 0x7fffffff; CTL[C_KEY_LEN] = 16; addon.fastHas(); sink ^= CTL[C_RESULT] },
-    'key JS loop + fastGet': (j) => { CTL[C_KEY_LEN] = asciiKey(key(j)); CTL[C_HANDLE] = handle; addon.fastGet(); sink ^= CTL[C_RESULT] },
-    'key JS loop + fastPut (TTL)': (j) => { CTL[C_KEY_LEN] = asciiKey(key(j)); CTL[C_HANDLE] = handle; CTL[C_VALUE_LEN] = 100; CTL_TTL[0] = TTL; addon.fastPut(); sink ^= CTL[C_RESULT] },
+    'call floor (fastHas, no store)': (j) => { CTL[C_HANDLE] = 0x7fffffff; CTL[C_KEY_LEN] = 16; fast.has(); sink ^= CTL[C_RESULT] },
+    'key JS loop + fastGet': (j) => { CTL[C_KEY_LEN] = asciiKey(key(j)); CTL[C_HANDLE] = handle; fast.get(); sink ^= CTL[C_RESULT] },
+    'key JS loop + fastPut (TTL)': (j) => { CTL[C_KEY_LEN] = asciiKey(key(j)); CTL[C_HANDLE] = handle; CTL[C_VALUE_LEN] = 100; CTL_TTL[0] = TTL; fast.put(); sink ^= CTL[C_RESULT] },
     'value in: VAL_BUF.set(100 B)': (j) => { VAL_BUF.set(value, 0); sink ^= j },
     'result: allocUnsafe + copy': (j) => { const b = Buffer.allocUnsafe(100); VAL_BUF.copy(b, 0, 0, 100); sink ^= b[j & 63] },
     'result: allocUnsafe only': (j) => { const b = Buffer.allocUnsafe(100); sink ^= b.length + j },
     'result: allocUnsafe + set(subarray)': (j) => { const b = Buffer.allocUnsafe(100); b.set(VAL_BUF.subarray(0, 100)); sink ^= b[j & 63] },
+    'result: allocUnsafe + set(Uint8Array subarray)': (j) => { const b = Buffer.allocUnsafe(100); b.set(VAL_U8.subarray(0, 100)); sink ^= b[j & 63] },
     'result: JS-loop copy': (j) => { const b = Buffer.allocUnsafe(100); for (let i = 0; i < 100; i++) b[i] = VAL_BUF[i]; sink ^= b[j & 63] },
     'result: string (latin1Slice)': (j) => { sink ^= VAL_BUF.latin1Slice(0, 100).length + j },
     'result: string (utf8Slice)': (j) => { sink ^= VAL_BUF.utf8Slice(0, 100).length + j },
@@ -154,7 +163,8 @@ for (const n of SIZES) {
     ['get', '… of which lookup + copy (fastGet − floor)', fmt(getCall - floor), ''],
     ['get', 'result Buffer: `allocUnsafe` only', fmt(t('result: allocUnsafe only') - base), ''],
     ['get', 'result Buffer: `allocUnsafe` + `Buffer.copy` (a call into C++)', fmt(t('result: allocUnsafe + copy') - base), ''],
-    ['get', 'result Buffer: `allocUnsafe` + `set(subarray)`', fmt(t('result: allocUnsafe + set(subarray)') - base), ''],
+    ['get', 'result Buffer: `allocUnsafe` + `set(Buffer subarray)`', fmt(t('result: allocUnsafe + set(subarray)') - base), ''],
+    ['get', 'result Buffer: `allocUnsafe` + `set(Uint8Array subarray)`', fmt(t('result: allocUnsafe + set(Uint8Array subarray)') - base), ''],
     ['get', 'result Buffer: `allocUnsafe` + JavaScript loop', fmt(t('result: JS-loop copy') - base), ''],
     ['get', 'result string: `latin1Slice` / `utf8Slice`', `${fmt(t('result: string (latin1Slice)') - base)} / ${fmt(t('result: string (utf8Slice)') - base)}`, ''],
     ['get', '**getSync, total**', `**${fmt(t('getSync') - base)}**`, ''],

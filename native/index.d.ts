@@ -223,6 +223,13 @@ export declare const FAST_TOO_BIG: number
 /** Bytes of the shared value buffer: larger values take the general path. */
 export declare const FAST_VALUE_BYTES: number
 
+/**
+ * The fast calls as bare N-API functions: an object with `get`, `has`, `delete`,
+ * `put`, `getMany` and `putMany`, each doing what the `fast*` function of the same
+ * name does. Fetched once by the TypeScript layer.
+ */
+export declare function fastCalls(): { get(): void; has(): void; delete(): void; put(): void; getMany(): void; putMany(): void }
+
 /** Result: 1 if a live entry was removed, 0 if not. */
 export declare function fastDelete(): void
 

@@ -856,6 +856,7 @@ module.exports.FAST_MISS = nativeBinding.FAST_MISS
 module.exports.FAST_SLOW = nativeBinding.FAST_SLOW
 module.exports.FAST_TOO_BIG = nativeBinding.FAST_TOO_BIG
 module.exports.FAST_VALUE_BYTES = nativeBinding.FAST_VALUE_BYTES
+module.exports.fastCalls = nativeBinding.fastCalls
 module.exports.fastDelete = nativeBinding.fastDelete
 module.exports.fastGet = nativeBinding.fastGet
 module.exports.fastGetMany = nativeBinding.fastGetMany

@@ -1,16 +1,21 @@
 import { keyBytes, ttlOf, ttlOption, valueBytes, type Key, type Value } from './bytes.js'
 import { describe, fromNative, invalidArg, StateError } from './errors.js'
 import {
-  addon,
   CTL,
   CTL_RESULT,
   CTL_TTL,
   FAST_MISS,
   copyValueInto,
+  fastDelete,
   fastEntries,
+  fastGet,
+  fastGetMany,
+  fastHas,
   fastKey,
   fastKeys,
   fastPrefixedKey,
+  fastPut,
+  fastPutMany,
   fastValue,
   takeString,
   takeValue,
@@ -60,7 +65,7 @@ export abstract class NativeBackend implements StateBackend {
   /** @inheritDoc */
   getSync(key: Key): Buffer | undefined {
     if (fastKey(this.#handle, key)) {
-      addon.fastGet()
+      fastGet()
       const r = CTL[CTL_RESULT]!
       if (r >= 0) return takeValue(r)
       if (r === FAST_MISS) return undefined
@@ -80,7 +85,7 @@ export abstract class NativeBackend implements StateBackend {
    */
   getString(key: Key): string | undefined {
     if (fastKey(this.#handle, key)) {
-      addon.fastGet()
+      fastGet()
       const r = CTL[CTL_RESULT]!
       if (r >= 0) return takeString(r)
       if (r === FAST_MISS) return undefined
@@ -97,7 +102,7 @@ export abstract class NativeBackend implements StateBackend {
   getInto(key: Key, target: Uint8Array): number | undefined {
     if (!(target instanceof Uint8Array)) throw invalidArg(`target must be a Uint8Array, got ${describe(target)}`)
     if (fastKey(this.#handle, key)) {
-      addon.fastGet()
+      fastGet()
       const r = CTL[CTL_RESULT]!
       if (r >= 0) {
         if (r > target.length) throw tooSmall(target, r)
@@ -120,7 +125,7 @@ export abstract class NativeBackend implements StateBackend {
    */
   fastRead(prefix: Uint8Array, key: unknown): number {
     if (!fastPrefixedKey(this.#handle, prefix, key)) return -2
-    addon.fastGet()
+    fastGet()
     const r = CTL[CTL_RESULT]!
     if (r >= 0) return r
     return r === FAST_MISS ? -1 : -2
@@ -131,7 +136,7 @@ export abstract class NativeBackend implements StateBackend {
     const ttl = opts === undefined ? undefined : ttlOf(opts)
     if (fastKey(this.#handle, key) && fastValue(value)) {
       CTL_TTL[0] = ttl ?? -1
-      addon.fastPut()
+      fastPut()
       if (CTL[CTL_RESULT] === 0) return
     }
     const k = keyBytes(key)
@@ -146,7 +151,7 @@ export abstract class NativeBackend implements StateBackend {
   /** @inheritDoc */
   deleteSync(key: Key): boolean {
     if (fastKey(this.#handle, key)) {
-      addon.fastDelete()
+      fastDelete()
       const r = CTL[CTL_RESULT]!
       if (r >= 0) return r === 1
     }
@@ -161,7 +166,7 @@ export abstract class NativeBackend implements StateBackend {
   /** @inheritDoc */
   hasSync(key: Key): boolean {
     if (fastKey(this.#handle, key)) {
-      addon.fastHas()
+      fastHas()
       const r = CTL[CTL_RESULT]!
       if (r >= 0) return r === 1
     }
@@ -176,7 +181,7 @@ export abstract class NativeBackend implements StateBackend {
   /** {@link StateBackend.getMany}, synchronously. */
   getManySync(keys: Key[]): (Buffer | undefined)[] {
     if (Array.isArray(keys) && keys.length > 0 && fastKeys(this.#handle, keys)) {
-      addon.fastGetMany()
+      fastGetMany()
       const total = CTL[CTL_RESULT]!
       if (total >= 0) return takeValues(keys.length, total)
     }
@@ -196,7 +201,7 @@ export abstract class NativeBackend implements StateBackend {
   putManySync(entries: BatchEntry[]): void {
     if (!Array.isArray(entries)) throw invalidArg(`entries must be an array, got ${describe(entries)}`)
     if (fastEntries(this.#handle, entries)) {
-      addon.fastPutMany()
+      fastPutMany()
       if (CTL[CTL_RESULT] === 0) return
     }
     const n = entries.length

@@ -18,6 +18,20 @@ export const KEY_BUF = Buffer.allocUnsafeSlow(MAX_KEY_BYTES + CONTROL_BYTES)
 export const VAL_BUF = Buffer.allocUnsafeSlow(VALUE_BUFFER_BYTES)
 /** Whether this module instance owns the thread's fast path (see fast_path.rs). */
 const FAST = addon.registerBuffers(KEY_BUF, VAL_BUF)
+/** The fast calls as bare N-API functions (fast_calls.rs): no napi-rs machinery per call. */
+const CALLS = addon.fastCalls()
+/** @internal Reads the key's value into the value buffer; result: its length, or a code. */
+export const fastGet: () => void = CALLS.get
+/** @internal Result: 1 if the key has a live value, 0 if not. */
+export const fastHas: () => void = CALLS.has
+/** @internal Result: 1 if a live entry was removed, 0 if not. */
+export const fastDelete: () => void = CALLS.delete
+/** @internal Stores the value buffer's value under the key; result 0. */
+export const fastPut: () => void = CALLS.put
+/** @internal Reads the packed keys' values into the value buffer; result: their bytes. */
+export const fastGetMany: () => void = CALLS.getMany
+/** @internal Writes the packed batch; result 0. */
+export const fastPutMany: () => void = CALLS.putMany
 
 /** @internal The control words as 32-bit integers, indexed by the `CTL_*` constants. */
 export const CTL = new Int32Array(KEY_BUF.buffer, KEY_BUF.byteOffset + MAX_KEY_BYTES, CONTROL_BYTES / 4)

@@ -9,6 +9,7 @@
 mod checkpoints;
 mod cursor;
 mod error;
+mod fast_calls;
 mod fast_path;
 mod limits;
 mod options;
