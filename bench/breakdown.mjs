@@ -66,7 +66,7 @@ if (args[0] === '--child') {
   const value = Buffer.alloc(100, 'v')
   for (const k of keys) store.putSync(k, value)
   const handle = store.native?.handle ?? handleOf(store, keys[0])
-  const order = accessOrder(n, 'uniform', Math.min(1 << 20, Math.max(1 << 16, n)))
+  const order = accessOrder(n, 'uniform', Math.min(1 << 20, Math.max(1 << 16, 2 ** Math.ceil(Math.log2(n)))))
   const mask = order.length - 1
   CTL_TTL[0] = TTL
   VAL_BUF.fill(118, 0, 100)
@@ -113,7 +113,7 @@ for (const n of SIZES) {
   const value = Buffer.alloc(100, 'v')
   for (const k of keys) store.putSync(k, value)
   const handle = handleOf(store, keys[0])
-  const len = Math.min(1 << 20, Math.max(1 << 16, n))
+  const len = Math.min(1 << 20, Math.max(1 << 16, 2 ** Math.ceil(Math.log2(n)))) // a power of two: indexes are `j & (len - 1)`
   const mask = len - 1
   const order = accessOrder(n, 'uniform', len)
   const batches = Array.from({ length: 64 }, () => Array.from({ length: BATCH }, () => keys[Math.floor(Math.random() * n)]))

@@ -61,7 +61,7 @@ for (const { n, dist, size, all } of CONFIGS) {
   const keys = Array.from({ length: n }, (_, i) => `key:${String(i).padStart(11, '0')}`)
   const missKeys = Array.from({ length: 1 << 12 }, (_, i) => `none:${String(i).padStart(10, '0')}`)
   const value = Buffer.alloc(size, 'v')
-  const len = Math.min(1 << 20, Math.max(1 << 16, n))
+  const len = Math.min(1 << 20, Math.max(1 << 16, 2 ** Math.ceil(Math.log2(n)))) // a power of two: indexes are `j & (len - 1)`
   const mask = len - 1
   const order = accessOrder(n, dist, len)
   const stores = makeStores(n, all)
