@@ -1,6 +1,6 @@
 //! The fast path's calls as bare N-API callbacks. A `#[napi]` function pays napi-rs's
 //! per-call machinery (its borrow-scope barrier, the return value's conversion):
-//! about 250 of the 1,050 instructions of a cached `fastGet`, measured with callgrind.
+//! about 220 of the 1,050 instructions of a cached `fastGet`, measured with callgrind.
 //! These take no argument and return nothing, so they need none of it: N-API calls
 //! straight into them, and they run the same code as the `#[napi]` fast functions.
 //! A panic is caught here and turns into FAST_SLOW, so the general path runs and
