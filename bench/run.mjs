@@ -3,6 +3,7 @@
 // a smoke test). No timed assertions: the goals are reported, not enforced.
 import { spawnSync } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
+import { writeGoals } from './lib/report.mjs'
 
 const SUITES = ['memory', 'batch', 'persistent', 'footprint', 'gc', 'checkpoint', 'adapters', 'control', 'workers', 'changelog']
 const args = process.argv.slice(2)
@@ -24,3 +25,4 @@ for (const s of chosen) {
     process.exit(1)
   }
 }
+if (!quick) writeGoals(SUITES)

@@ -279,6 +279,13 @@ export declare const FAST_TOO_BIG: number
 /** Bytes of the shared value buffer: larger values take the general path. */
 export declare const FAST_VALUE_BYTES: number
 
+/**
+ * The fast calls as bare N-API functions: an object with `get`, `has`, `delete`,
+ * `put`, `getMany` and `putMany`, each doing what the `fast*` function of the same
+ * name does. Fetched once by the TypeScript layer.
+ */
+export declare function fastCalls(): { get(): void; has(): void; delete(): void; put(): void; getMany(): void; putMany(): void }
+
 /** Result: 1 if a live entry was removed, 0 if not. */
 export declare function fastDelete(): void
 
@@ -297,6 +304,13 @@ export declare function fastHas(): void
 
 /** Stores the value in the value buffer (`value_len` bytes) under the key; result 0. */
 export declare function fastPut(): void
+
+/**
+ * Writes a batch of `key_len` entries, all or none, packed as `PutEntry::unpack`
+ * reads them: the keys in the key buffer, TTLs, lengths and values in the value
+ * buffer. Result: 0, or FAST_SLOW (the general path reports the precise error).
+ */
+export declare function fastPutMany(): void
 
 /** The largest key, in bytes. */
 export declare const MAX_KEY_BYTES: number

@@ -1,14 +1,23 @@
 import { keyBytes, ttlOf, ttlOption, valueBytes, type Key, type Value } from './bytes.js'
 import { describe, fromNative, invalidArg, StateError } from './errors.js'
 import {
-  addon,
   CTL,
   CTL_RESULT,
   CTL_TTL,
   FAST_MISS,
+  copyValueInto,
+  fastDelete,
+  fastEntries,
+  fastGet,
+  fastGetMany,
+  fastHas,
   fastKey,
   fastKeys,
+  fastPrefixedKey,
+  fastPut,
+  fastPutMany,
   fastValue,
+  takeString,
   takeValue,
   takeValues,
   type NativeStore,
@@ -30,6 +39,10 @@ import { checkOptions } from './options.js'
 import { checkpointInfo, nativeCheckpointOptions, pathArg, restoreInfo, type CheckpointInfo, type CheckpointOptions, type RestoreInfo } from './checkpoint.js'
 
 const PAGE = 256
+
+function tooSmall(target: Uint8Array, needed: number): StateError {
+  return invalidArg(`target holds ${target.length} bytes; the value needs ${needed}`)
+}
 
 function keyList(keys: unknown): Uint8Array[] {
   if (!Array.isArray(keys)) throw invalidArg(`keys must be an array, got ${describe(keys)}`)
@@ -54,7 +67,7 @@ export abstract class NativeBackend implements StateBackend {
   /** @inheritDoc */
   getSync(key: Key): Buffer | undefined {
     if (fastKey(this.#handle, key)) {
-      addon.fastGet()
+      fastGet()
       const r = CTL[CTL_RESULT]!
       if (r >= 0) return takeValue(r)
       if (r === FAST_MISS) return undefined
@@ -67,12 +80,65 @@ export abstract class NativeBackend implements StateBackend {
     }
   }
 
+  /**
+   * The value of `key` decoded as UTF-8 text, or `undefined`: for string values, with
+   * no `Buffer` made on the way (the text is decoded straight from the value the
+   * store copied out).
+   */
+  getString(key: Key): string | undefined {
+    if (fastKey(this.#handle, key)) {
+      fastGet()
+      const r = CTL[CTL_RESULT]!
+      if (r >= 0) return takeString(r)
+      if (r === FAST_MISS) return undefined
+    }
+    return this.getSync(key)?.toString('utf8')
+  }
+
+  /**
+   * Copies the value of `key` into the start of `target` and returns its length in
+   * bytes, or `undefined` if the key has no live value: a read that allocates
+   * nothing. A value longer than `target` changes nothing in it and throws
+   * `ERR_STATEKIT_INVALID_ARG` with the length it needs.
+   */
+  getInto(key: Key, target: Uint8Array): number | undefined {
+    if (!(target instanceof Uint8Array)) throw invalidArg(`target must be a Uint8Array, got ${describe(target)}`)
+    if (fastKey(this.#handle, key)) {
+      fastGet()
+      const r = CTL[CTL_RESULT]!
+      if (r >= 0) {
+        if (r > target.length) throw tooSmall(target, r)
+        copyValueInto(r, target)
+        return r
+      }
+      if (r === FAST_MISS) return undefined
+    }
+    const v = this.getSync(key)
+    if (v === undefined) return undefined
+    if (v.length > target.length) throw tooSmall(target, v.length)
+    target.set(v)
+    return v.length
+  }
+
+  /**
+   * @internal Reads `prefix` + `key` through the shared value buffer for a namespace:
+   * its length (the bytes are then at the start of the value buffer until the next
+   * call), -1 for no live value, or -2 if the caller must take the general path.
+   */
+  fastRead(prefix: Uint8Array, key: unknown): number {
+    if (!fastPrefixedKey(this.#handle, prefix, key)) return -2
+    fastGet()
+    const r = CTL[CTL_RESULT]!
+    if (r >= 0) return r
+    return r === FAST_MISS ? -1 : -2
+  }
+
   /** @inheritDoc */
   putSync(key: Key, value: Value, opts?: PutOptions): void {
     const ttl = opts === undefined ? undefined : ttlOf(opts)
     if (fastKey(this.#handle, key) && fastValue(value)) {
       CTL_TTL[0] = ttl ?? -1
-      addon.fastPut()
+      fastPut()
       if (CTL[CTL_RESULT] === 0) return
     }
     const k = keyBytes(key)
@@ -87,7 +153,7 @@ export abstract class NativeBackend implements StateBackend {
   /** @inheritDoc */
   deleteSync(key: Key): boolean {
     if (fastKey(this.#handle, key)) {
-      addon.fastDelete()
+      fastDelete()
       const r = CTL[CTL_RESULT]!
       if (r >= 0) return r === 1
     }
@@ -102,7 +168,7 @@ export abstract class NativeBackend implements StateBackend {
   /** @inheritDoc */
   hasSync(key: Key): boolean {
     if (fastKey(this.#handle, key)) {
-      addon.fastHas()
+      fastHas()
       const r = CTL[CTL_RESULT]!
       if (r >= 0) return r === 1
     }
@@ -117,7 +183,7 @@ export abstract class NativeBackend implements StateBackend {
   /** {@link StateBackend.getMany}, synchronously. */
   getManySync(keys: Key[]): (Buffer | undefined)[] {
     if (Array.isArray(keys) && keys.length > 0 && fastKeys(this.#handle, keys)) {
-      addon.fastGetMany()
+      fastGetMany()
       const total = CTL[CTL_RESULT]!
       if (total >= 0) return takeValues(keys.length, total)
     }
@@ -136,6 +202,10 @@ export abstract class NativeBackend implements StateBackend {
   /** {@link StateBackend.putMany}, synchronously. */
   putManySync(entries: BatchEntry[]): void {
     if (!Array.isArray(entries)) throw invalidArg(`entries must be an array, got ${describe(entries)}`)
+    if (fastEntries(this.#handle, entries)) {
+      fastPutMany()
+      if (CTL[CTL_RESULT] === 0) return
+    }
     const n = entries.length
     const keys = new Array<Uint8Array>(n)
     const values = new Array<Uint8Array>(n)

@@ -1,10 +1,26 @@
 import { keyBytes, type Key } from './bytes.js'
-import { encodeWith, type Codec } from './codecs.js'
+import { Packr } from 'msgpackr'
+import { encodeWith, jsonCodec, msgpackCodec, stringCodec, type Codec } from './codecs.js'
 import { describe, invalidArg, StateError } from './errors.js'
 import { checkOptions } from './options.js'
 import { RANGE_OPTIONS } from './range.js'
+import { peekValue, takeString, takeValue } from './native.js'
 import type { NativeBackend } from './native-backend.js'
 import type { PutOptions, RangeOptions } from './types.js'
+
+/** Like the msgpack codec's, but copying binary values out of the bytes it reads. */
+const copyingPackr = new Packr({ useRecords: false, moreTypes: false, copyBuffers: true })
+
+/**
+ * Decoders of the built-in codecs that read a value of `n` bytes in place, from the
+ * shared value buffer, and keep nothing of it: no intermediate `Buffer`. Any other
+ * codec gets a copy (one `Buffer`).
+ */
+const IN_PLACE = new Map<Codec<unknown>, (n: number) => unknown>([
+  [jsonCodec, (n) => JSON.parse(takeString(n)) as unknown],
+  [stringCodec as Codec<unknown>, (n) => takeString(n)],
+  [msgpackCodec, (n) => copyingPackr.unpack(peekValue(n)) as unknown],
+])
 
 /**
  * A typed view of one namespace of a backend: every key is stored as
@@ -22,12 +38,14 @@ export class TypedStore<T> {
   readonly #backend: NativeBackend
   readonly #prefix: Buffer
   readonly #codec: Codec<T>
+  readonly #inPlace: (n: number) => T
 
   /** @internal Made by {@link NativeBackend.namespace}. */
   constructor(backend: NativeBackend, prefix: Buffer, codec: Codec<T>) {
     this.#backend = backend
     this.#prefix = prefix
     this.#codec = codec
+    this.#inPlace = (IN_PLACE.get(codec as Codec<unknown>) as ((n: number) => T) | undefined) ?? ((n) => codec.decode(takeValue(n)))
   }
 
   /** The namespace prefix, including its trailing `':'`. */
@@ -44,18 +62,35 @@ export class TypedStore<T> {
     try {
       return this.#codec.decode(bytes)
     } catch (e) {
-      if (e instanceof StateError) throw e
-      const shown = typeof key === 'string' ? key : Buffer.from(key).toString('utf8')
-      throw new StateError(
-        'ERR_STATEKIT_CORRUPT',
-        `the value of ${JSON.stringify(shown)} in namespace ${JSON.stringify(this.prefix)} cannot be decoded by its codec: ${(e as Error)?.message ?? String(e)}`,
-        { cause: e },
-      )
+      throw this.#corrupt(e, key)
     }
   }
 
-  /** The decoded value of `key`, or `undefined`. */
+  #corrupt(e: unknown, key: Key | Buffer): unknown {
+    if (e instanceof StateError) return e
+    const shown = typeof key === 'string' ? key : Buffer.from(key).toString('utf8')
+    return new StateError(
+      'ERR_STATEKIT_CORRUPT',
+      `the value of ${JSON.stringify(shown)} in namespace ${JSON.stringify(this.prefix)} cannot be decoded by its codec: ${(e as Error)?.message ?? String(e)}`,
+      { cause: e },
+    )
+  }
+
+  /**
+   * The decoded value of `key`, or `undefined`. The `json`, `string` and `msgpack`
+   * codecs decode straight from the bytes the store copied out, with no `Buffer`
+   * made on the way.
+   */
   getSync(key: Key): T | undefined {
+    const n = this.#backend.fastRead(this.#prefix, key)
+    if (n >= 0) {
+      try {
+        return this.#inPlace(n)
+      } catch (e) {
+        throw this.#corrupt(e, key)
+      }
+    }
+    if (n === -1) return undefined
     return this.#decode(this.#backend.getSync(this.#key(key)), key)
   }
 

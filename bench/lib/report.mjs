@@ -2,7 +2,8 @@
 import fs from 'node:fs'
 import os from 'node:os'
 
-export const RESULTS = new URL('../results/', import.meta.url)
+/** Where results go: bench/results/, or the directory in STATEKIT_RESULTS (a "before" run). */
+export const RESULTS = process.env.STATEKIT_RESULTS ? new URL(`file://${process.env.STATEKIT_RESULTS.replace(/\/?$/, '/')}`) : new URL('../results/', import.meta.url)
 
 export function machine() {
   const cpu = os.cpus()
@@ -57,4 +58,29 @@ export function writeSuite(suite, { title, intro, sections, chart, quick }) {
 /** A Markdown table. */
 export function table(head, rows) {
   return [`| ${head.join(' | ')} |`, `|${head.map((_, i) => (i === 0 ? '---' : '---:')).join('|')}|`, ...rows.map((r) => `| ${r.join(' | ')} |`)].join('\n')
+}
+
+/**
+ * Records a suite's goals ([metric, measured, goal, met]) for `goals.md`, which
+ * `run.mjs` assembles after a full run (not in quick mode), and returns them as a
+ * Markdown section.
+ */
+export function goalSection(suite, goals, quick) {
+  if (!quick) {
+    fs.mkdirSync(RESULTS, { recursive: true })
+    fs.writeFileSync(new URL(`goals-${suite}.json`, RESULTS), JSON.stringify(goals, null, 1) + '\n')
+  }
+  return '## Goals\n\n' + table(['metric', 'measured (median)', 'goal', 'met'], goals.map(([m, v, g, ok]) => [m, v, g, ok ? 'yes' : '**no**']))
+}
+
+/** Writes `results/goals.md` from the goal files of the suites that recorded one. */
+export function writeGoals(suites) {
+  const rows = []
+  for (const s of suites) {
+    const f = new URL(`goals-${s}.json`, RESULTS)
+    if (!fs.existsSync(f)) continue
+    for (const [m, v, g, ok] of JSON.parse(fs.readFileSync(f, 'utf8'))) rows.push([m, v, g, ok ? 'yes' : '**no**', s])
+  }
+  const md = ['# Goals', '', `Machine: ${machine()}.`, '', 'Ratios are statekit over the peer in the same run; medians. Reproduce: `npm run bench`.', '', table(['metric', 'measured (median)', 'goal', 'met', 'suite'], rows)].join('\n')
+  fs.writeFileSync(new URL('goals.md', RESULTS), md + '\n')
 }

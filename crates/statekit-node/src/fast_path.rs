@@ -13,7 +13,7 @@ use std::cell::{Cell, RefCell};
 
 use napi::bindgen_prelude::BufferSlice;
 use napi_derive::napi;
-use statekit_core::{Attached, Copied, Store, Ttl};
+use statekit_core::{Attached, Copied, PutEntry, Store, Ttl};
 
 use crate::error::{invalid, Result};
 
@@ -201,27 +201,44 @@ fn result(copied: statekit_core::Result<Copied>) -> i32 {
 /// Copies the live value of the key into the value buffer; result: its length.
 #[napi(catch_unwind)]
 pub fn fast_get() -> Result<()> {
-    run(|t, key, _| result(t.get_into(key, value_buffer())));
+    get();
     Ok(())
+}
+
+pub(crate) fn get() {
+    run(|t, key, _| result(t.get_into(key, value_buffer())));
 }
 
 /// Result: 1 if the key has a live value, 0 if not.
 #[napi(catch_unwind)]
 pub fn fast_has() -> Result<()> {
-    run(|t, key, _| t.has(key).map_or(FAST_SLOW, i32::from));
+    has();
     Ok(())
+}
+
+pub(crate) fn has() {
+    run(|t, key, _| t.has(key).map_or(FAST_SLOW, i32::from));
 }
 
 /// Result: 1 if a live entry was removed, 0 if not.
 #[napi(catch_unwind)]
 pub fn fast_delete() -> Result<()> {
-    run(|t, key, _| t.delete(key).map_or(FAST_SLOW, i32::from));
+    delete();
     Ok(())
+}
+
+pub(crate) fn delete() {
+    run(|t, key, _| t.delete(key).map_or(FAST_SLOW, i32::from));
 }
 
 /// Stores the value in the value buffer (`value_len` bytes) under the key; result 0.
 #[napi(catch_unwind)]
 pub fn fast_put() -> Result<()> {
+    put();
+    Ok(())
+}
+
+pub(crate) fn put() {
     run(|t, key, ctl| {
         let ttl = if ctl.ttl == -1.0 {
             Ttl::Default
@@ -236,7 +253,18 @@ pub fn fast_put() -> Result<()> {
         };
         t.put(key, value, ttl).map_or(FAST_SLOW, |()| 0)
     });
-    Ok(())
+}
+
+/// Runs `f` on the store of the call's handle, the whole key buffer (packed keys) and
+/// the count in `key_len`; stores the result.
+#[inline]
+fn batch(f: impl FnOnce(&Store, &[u8], usize) -> i32) {
+    let Some((_, ctl)) = call() else { return };
+    let (kptr, klen, _, _) = BUFFERS.with(Cell::get);
+    // SAFETY: as in `call`; the keys lie before the control words.
+    let keys = unsafe { std::slice::from_raw_parts(kptr, klen - CONTROL_BYTES) };
+    let count = ctl.key_len as usize;
+    ctl.result = on_store(ctl.handle, |t| f(t, keys, count));
 }
 
 /// Reads `key_len` keys (the control word is a count here), packed in the key buffer
@@ -244,15 +272,35 @@ pub fn fast_put() -> Result<()> {
 /// value buffer. Result: the bytes of values written, or FAST_TOO_BIG.
 #[napi(catch_unwind)]
 pub fn fast_get_many() -> Result<()> {
-    let Some((_, ctl)) = call() else {
-        return Ok(());
-    };
-    let (kptr, klen, _, _) = BUFFERS.with(Cell::get);
-    // SAFETY: as in `call`; the keys lie before the control words.
-    let keys = unsafe { std::slice::from_raw_parts(kptr, klen - CONTROL_BYTES) };
-    let count = ctl.key_len as usize;
-    ctl.result = on_store(ctl.handle, |t| {
-        result(t.get_many_into(keys, count, value_buffer()))
-    });
+    get_many();
     Ok(())
+}
+
+pub(crate) fn get_many() {
+    batch(|t, keys, count| result(t.get_many_into(keys, count, value_buffer())));
+}
+
+/// Writes a batch of `key_len` entries, all or none, packed as `PutEntry::unpack`
+/// reads them: the keys in the key buffer, TTLs, lengths and values in the value
+/// buffer. Result: 0, or FAST_SLOW (the general path reports the precise error).
+#[napi(catch_unwind)]
+pub fn fast_put_many() -> Result<()> {
+    put_many();
+    Ok(())
+}
+
+pub(crate) fn put_many() {
+    batch(
+        |t, keys, count| match PutEntry::unpack(keys, count, value_buffer()) {
+            Ok(entries) => t.put_many(&entries).map_or(FAST_SLOW, |()| 0),
+            Err(_) => FAST_SLOW,
+        },
+    );
+}
+
+/// Sets the result control word (a fast call that panicked: FAST_SLOW).
+pub(crate) fn set_result(code: i32) {
+    if let Some((_, ctl)) = call() {
+        ctl.result = code;
+    }
 }

@@ -10,6 +10,7 @@ mod change_log;
 mod checkpoints;
 mod cursor;
 mod error;
+mod fast_calls;
 mod fast_path;
 mod limits;
 mod options;

@@ -1,0 +1,212 @@
+// Where each nanosecond of getSync, putSync, getMany and putMany goes, at 1K, 100K and
+// 1M keys (16-character ASCII keys, 100-byte values, uniform access).
+//
+//   node --expose-gc bench/breakdown.mjs [--quick] [--callgrind] [--keys 1000,100000]
+//
+// Each component is a timed loop of its own (lib/loop.mjs: alternating rounds,
+// medians), built from the fast path's own pieces (dist/native.js), so a row is the
+// cost of one step and the rows of an operation add up to about its total. With
+// --callgrind it also runs the native calls under `valgrind --tool=callgrind
+// --cache-sim=yes`, counting only inside the addon's callback: instructions, L1 data
+// misses and last-level misses per call (the cache lines a lookup brings in from L2
+// or beyond, and from memory), which are repeatable on a noisy machine. It
+// writes bench/results/breakdown.md (not in quick mode). STATEKIT_DIST=dir measures
+// another build (a "before" copy of dist/).
+import { spawnSync } from 'node:child_process'
+import fs from 'node:fs'
+import os from 'node:os'
+import path from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { accessOrder } from './lib/measure.mjs'
+import { measureLoops, statekitModule } from './lib/loop.mjs'
+import { fmt, machine, RESULTS, table } from './lib/report.mjs'
+
+const args = process.argv.slice(2)
+const quick = args.includes('--quick')
+const ROUNDS = quick ? 1 : 5
+const OPS = quick ? 20_000 : 1_000_000
+const ki = args.indexOf('--keys')
+const SIZES = ki !== -1 ? args[ki + 1].split(',').map(Number) : quick ? [1_000] : [1_000, 100_000, 1_000_000]
+const BATCH = 1000
+const TTL = 3_600_000
+const { MemoryBackend } = await statekitModule()
+const native = await statekitModule('native.js')
+const { addon, KEY_BUF, VAL_BUF, CTL } = native
+// The fast calls as the store makes them: bare N-API callbacks where the build has
+// them (native.fastGet), else the #[napi] functions.
+const fast = {
+  get: native.fastGet ?? addon.fastGet,
+  has: native.fastHas ?? addon.fastHas,
+  put: native.fastPut ?? addon.fastPut,
+}
+const VAL_U8 = new Uint8Array(VAL_BUF.buffer, VAL_BUF.byteOffset, VAL_BUF.length)
+const MAX_KEY = addon.MAX_KEY_BYTES
+const C_HANDLE = addon.CTL_HANDLE
+const C_KEY_LEN = addon.CTL_KEY_LEN
+const C_VALUE_LEN = addon.CTL_VALUE_LEN
+const C_RESULT = addon.CTL_RESULT
+const CTL_TTL = new Float64Array(KEY_BUF.buffer, KEY_BUF.byteOffset + MAX_KEY + addon.CTL_TTL_OFFSET, 1)
+const KEY_U8 = new Uint8Array(KEY_BUF.buffer, KEY_BUF.byteOffset, MAX_KEY)
+let sink = 0
+
+/** Writes an ASCII key with a loop, as the fast path does for short keys. */
+function asciiKey(k) {
+  const n = k.length
+  for (let i = 0; i < n; i++) KEY_U8[i] = k.charCodeAt(i)
+  return n
+}
+
+// --callgrind child: one native call in a loop, for valgrind to count.
+if (args[0] === '--child') {
+  const [, what, nStr, opsStr] = args
+  const n = Number(nStr)
+  const ops = Number(opsStr)
+  const store = new MemoryBackend({ ttl: TTL })
+  const keys = Array.from({ length: n }, (_, i) => `key:${String(i).padStart(11, '0')}`)
+  const value = Buffer.alloc(100, 'v')
+  // Filled in batches: putMany is not counted, so only the measured calls are.
+  for (let i = 0; i < n; i += 1000) store.putManySync(keys.slice(i, i + 1000).map((k) => [k, value]))
+  const handle = store.native?.handle ?? handleOf(store, keys[0])
+  const order = accessOrder(n, 'uniform', Math.min(1 << 20, Math.max(1 << 16, 2 ** Math.ceil(Math.log2(n)))))
+  const mask = order.length - 1
+  CTL_TTL[0] = TTL
+  VAL_BUF.fill(118, 0, 100)
+  for (let j = 0; j < ops; j++) {
+    CTL[C_KEY_LEN] = asciiKey(keys[order[j & mask]])
+    CTL[C_HANDLE] = handle
+    if (what === 'get') fast.get()
+    else { CTL[C_VALUE_LEN] = 100; fast.put() }
+    sink ^= CTL[C_RESULT]
+  }
+  process.exit(sink === 0.5 ? 1 : 0)
+}
+
+/** The fast-path handle of a store, found by writing a key through the public API and reading the control word. */
+function handleOf(store, key) {
+  store.hasSync(key)
+  return CTL[C_HANDLE]
+}
+
+function callgrind(what, n) {
+  const out = path.join(os.tmpdir(), `statekit-cg-${process.pid}-${what}-${n}.out`)
+  const ops = 200_000
+  const self = fileURLToPath(import.meta.url)
+  // The cache this machine has (valgrind guesses a last level of 512 MiB here): 48 KiB
+  // 12-way L1d, 32 MiB 16-way last level.
+  const r = spawnSync('valgrind', ['--tool=callgrind', '--cache-sim=yes', '--D1=49152,12,64', '--LL=33554432,16,64', `--toggle-collect=*fast_${what}_c_callback*`, `--toggle-collect=*fast_calls::raw_${what}`, `--callgrind-out-file=${out}`, process.execPath, self, '--child', what, String(n), String(ops)], { encoding: 'utf8', env: process.env })
+  if (r.status !== 0 || !fs.existsSync(out)) return null
+  const text = fs.readFileSync(out, 'utf8')
+  fs.rmSync(out, { force: true })
+  const ev = text.match(/^events: (.*)$/m)?.[1].split(' ')
+  const sum = text.match(/^summary: (.*)$/m)?.[1].split(' ').map(Number)
+  if (!ev || !sum) return null
+  // Callgrind leaves out trailing zero counts.
+  const get = (name) => (sum[ev.indexOf(name)] ?? 0) / ops
+  // D1 and LL misses of data reads and writes, per call.
+  return { ir: get('Ir'), d1: get('D1mr') + get('D1mw'), ll: get('DLmr') + get('DLmw') }
+}
+
+const sections = []
+const summary = []
+for (const n of SIZES) {
+  const store = new MemoryBackend({ ttl: TTL })
+  const keys = Array.from({ length: n }, (_, i) => `key:${String(i).padStart(11, '0')}`)
+  const value = Buffer.alloc(100, 'v')
+  for (const k of keys) store.putSync(k, value)
+  const handle = handleOf(store, keys[0])
+  const len = Math.min(1 << 20, Math.max(1 << 16, 2 ** Math.ceil(Math.log2(n)))) // a power of two: indexes are `j & (len - 1)`
+  const mask = len - 1
+  const order = accessOrder(n, 'uniform', len)
+  const batches = Array.from({ length: 64 }, () => Array.from({ length: BATCH }, () => keys[Math.floor(Math.random() * n)]))
+  const entries = batches.map((b) => b.map((k) => [k, value]))
+  const key = (j) => keys[order[j & mask]]
+  const tasks = {
+    'empty loop': (j) => { sink ^= j },
+    'loop and key pick': (j) => { sink ^= key(j).length },
+    'key: utf8Write': (j) => { sink ^= KEY_BUF.utf8Write(key(j), 0) },
+    'key: JS loop': (j) => { sink ^= asciiKey(key(j)) },
+    'call floor (fastHas, no store)': (j) => { CTL[C_HANDLE] = 0x7fffffff; CTL[C_KEY_LEN] = 16; fast.has(); sink ^= CTL[C_RESULT] },
+    'key JS loop + fastGet': (j) => { CTL[C_KEY_LEN] = asciiKey(key(j)); CTL[C_HANDLE] = handle; fast.get(); sink ^= CTL[C_RESULT] },
+    'key JS loop + fastPut (TTL)': (j) => { CTL[C_KEY_LEN] = asciiKey(key(j)); CTL[C_HANDLE] = handle; CTL[C_VALUE_LEN] = 100; CTL_TTL[0] = TTL; fast.put(); sink ^= CTL[C_RESULT] },
+    'value in: VAL_BUF.set(100 B)': (j) => { VAL_BUF.set(value, 0); sink ^= j },
+    'result: allocUnsafe + copy': (j) => { const b = Buffer.allocUnsafe(100); VAL_BUF.copy(b, 0, 0, 100); sink ^= b[j & 63] },
+    'result: allocUnsafe only': (j) => { const b = Buffer.allocUnsafe(100); sink ^= b.length + j },
+    'result: allocUnsafe + set(subarray)': (j) => { const b = Buffer.allocUnsafe(100); b.set(VAL_BUF.subarray(0, 100)); sink ^= b[j & 63] },
+    'result: allocUnsafe + set(Uint8Array subarray)': (j) => { const b = Buffer.allocUnsafe(100); b.set(VAL_U8.subarray(0, 100)); sink ^= b[j & 63] },
+    'result: JS-loop copy': (j) => { const b = Buffer.allocUnsafe(100); for (let i = 0; i < 100; i++) b[i] = VAL_BUF[i]; sink ^= b[j & 63] },
+    'result: string (latin1Slice)': (j) => { sink ^= VAL_BUF.latin1Slice(0, 100).length + j },
+    'result: string (utf8Slice)': (j) => { sink ^= VAL_BUF.utf8Slice(0, 100).length + j },
+    'getSync': (j) => { sink ^= store.getSync(key(j)).length },
+    'putSync (TTL)': (j) => { store.putSync(key(j), value, { ttl: TTL }) },
+  }
+  if (typeof store.getString === 'function') tasks['getString'] = (j) => { sink ^= store.getString(key(j)).length }
+  if (typeof store.getInto === 'function') {
+    const target = Buffer.alloc(1024)
+    tasks['getInto'] = (j) => { sink ^= store.getInto(key(j), target) }
+  }
+  const r = await measureLoops(tasks, { rounds: ROUNDS, ops: OPS, samples: 1000 })
+  const rb = await measureLoops(
+    {
+      'getMany (1000 keys)': (j) => { sink ^= store.getManySync(batches[j & 63]).length },
+      'putMany (1000 entries)': (j) => { store.putManySync(entries[j & 63]) },
+    },
+    { rounds: ROUNDS, ops: Math.max(20, OPS / BATCH), samples: 100 },
+  )
+  const t = (name) => r.get(name)?.ns ?? NaN
+  // Rows that read a key subtract the loop with the key pick (at 1M keys the pick
+  // itself misses cache); the others subtract the empty loop.
+  const base = t('loop and key pick')
+  const empty = t('empty loop')
+  const floor = t('call floor (fastHas, no store)') - empty
+  const keyJs = t('key: JS loop') - base
+  const getCall = t('key JS loop + fastGet') - t('key: JS loop')
+  const putCall = t('key JS loop + fastPut (TTL)') - t('key: JS loop')
+  const e = (name) => fmt(t(name) - empty)
+  const cg = args.includes('--callgrind') ? { get: callgrind('get', n), put: callgrind('put', n) } : {}
+  const cgCell = (c) => (c ? `${fmt(c.ir)} instr, ${c.d1.toFixed(2)} L1d / ${c.ll.toFixed(2)} LL misses` : '')
+  const rows = [
+    ['all', 'empty loop / loop and key pick (subtracted below)', `${fmt(empty)} / ${fmt(base)}`, ''],
+    ['get, put', 'key encoding: `utf8Write` (a call into C++)', fmt(t('key: utf8Write') - base), ''],
+    ['get, put', 'key encoding: JavaScript loop', fmt(keyJs), ''],
+    ['get, put', 'the call: N-API floor (fastHas on no store)', fmt(floor), ''],
+    ['get', 'fastGet: call + lookup + copy into the value buffer', fmt(getCall), cgCell(cg.get)],
+    ['get', '… of which lookup + copy (fastGet − floor)', fmt(getCall - floor), ''],
+    ['get', 'result Buffer: `allocUnsafe` only', e('result: allocUnsafe only'), ''],
+    ['get', 'result Buffer: `allocUnsafe` + `Buffer.copy` (a call into C++)', e('result: allocUnsafe + copy'), ''],
+    ['get', 'result Buffer: `allocUnsafe` + `set(Buffer subarray)`', e('result: allocUnsafe + set(subarray)'), ''],
+    ['get', 'result Buffer: `allocUnsafe` + `set(Uint8Array subarray)`', e('result: allocUnsafe + set(Uint8Array subarray)'), ''],
+    ['get', 'result Buffer: `allocUnsafe` + JavaScript loop', e('result: JS-loop copy'), ''],
+    ['get', 'result string: `latin1Slice` / `utf8Slice`', `${e('result: string (latin1Slice)')} / ${e('result: string (utf8Slice)')}`, ''],
+    ['get', '**getSync, total**', `**${fmt(t('getSync') - base)}**`, ''],
+  ]
+  if (r.has('getString')) rows.push(['get', '**getString, total**', `**${fmt(t('getString') - base)}**`, ''])
+  if (r.has('getInto')) rows.push(['get', '**getInto, total**', `**${fmt(t('getInto') - base)}**`, ''])
+  rows.push(
+    ['put', 'value in: `VAL_BUF.set` of 100 bytes', e('value in: VAL_BUF.set(100 B)'), ''],
+    ['put', 'fastPut with TTL: call + insert', fmt(putCall), cgCell(cg.put)],
+    ['put', '… of which insert (fastPut − floor)', fmt(putCall - floor), ''],
+    ['put', '**putSync with TTL, total**', `**${fmt(t('putSync (TTL)') - base)}**`, ''],
+    ['getMany', '**getMany of 1000 keys, per key**', `**${fmt(rb.get('getMany (1000 keys)').ns / BATCH)}**`, ''],
+    ['putMany', '**putMany of 1000 entries, per entry**', `**${fmt(rb.get('putMany (1000 entries)').ns / BATCH)}**`, ''],
+  )
+  sections.push(`## ${n.toLocaleString('en-US')} keys\n\n` + table(['operation', 'step', 'ns (median)', 'callgrind, per call (inside the addon)'], rows))
+  summary.push([n.toLocaleString('en-US'), fmt(t('getSync') - base), fmt(getCall), fmt(floor), fmt(t('putSync (TTL)') - base), fmt(putCall), fmt(rb.get('getMany (1000 keys)').ns / BATCH), fmt(rb.get('putMany (1000 entries)').ns / BATCH)])
+  await store.close()
+}
+const md = [
+  '# Per-operation cost breakdown',
+  '',
+  `Machine: ${machine()}.`,
+  '',
+  `16-character ASCII keys, 100-byte values, uniform access, TTL on. Each step is a timed loop of ${OPS.toLocaleString('en-US')} operations, ${ROUNDS} alternating round(s), medians, minus the loop's own cost. The machine is shared: read the rows of one table against each other. Reproduce: \`node --expose-gc bench/breakdown.mjs --callgrind\`.`,
+  '',
+  table(['keys', 'getSync', 'fastGet call', 'N-API floor', 'putSync (TTL)', 'fastPut call', 'getMany / key', 'putMany / entry'], summary),
+  '',
+  ...sections.flatMap((s) => [s, '']),
+].join('\n')
+if (!quick && ki === -1) {
+  const file = process.env.BREAKDOWN_OUT ?? 'breakdown.md'
+  fs.writeFileSync(new URL(file, RESULTS), md)
+}
+process.stdout.write(md)
+if (sink === 0.5) console.log(sink)
