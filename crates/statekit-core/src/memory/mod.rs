@@ -5,6 +5,7 @@
 pub(crate) mod bulk;
 pub(crate) mod checkpoint;
 pub(crate) mod key_bytes;
+pub(crate) mod key_hash;
 pub(crate) mod logged;
 pub(crate) mod snapshot;
 mod tier;

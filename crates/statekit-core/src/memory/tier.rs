@@ -14,13 +14,13 @@ use std::sync::atomic::{AtomicU64, Ordering::Relaxed, Ordering::SeqCst};
 use std::sync::{Arc, OnceLock};
 
 use dashmap::DashMap;
-use xxhash_rust::xxh3::Xxh3Builder;
 
 use crate::changelog::ChangeLog;
 use crate::clock::{Clock, SystemClock};
 use crate::error::Result;
 use crate::limits::check_key;
 use crate::memory::key_bytes::KeyBytes;
+use crate::memory::key_hash::KeyHashBuilder;
 use crate::memory::snapshot::SnapshotState;
 use crate::range::KeyRange;
 use crate::stats::{Counters, StatsSnapshot};
@@ -92,7 +92,7 @@ impl Entry {
 
 /// The in-memory tier.
 pub struct MemoryTier {
-    pub(crate) map: DashMap<KeyBytes, Entry, Xxh3Builder>,
+    pub(crate) map: DashMap<KeyBytes, Entry, KeyHashBuilder>,
     pub(super) default_ttl: Ttl,
     pub(super) clock: Arc<dyn Clock>,
     pub(crate) counters: Counters,
@@ -151,7 +151,7 @@ impl MemoryTier {
         MemoryTier {
             map: DashMap::with_capacity_and_hasher_and_shard_amount(
                 capacity,
-                Xxh3Builder::new().with_seed(seed),
+                KeyHashBuilder::with_seed(seed),
                 SHARDS,
             ),
             default_ttl: match default_ttl {
