@@ -68,6 +68,24 @@ fn a_key_that_expired_in_a_later_block_is_gone_on_both_tiers() {
     assert_eq!(sled.get(b"k").unwrap(), None);
 }
 
+/// Writes a checkpoint of `kind` holding `records`.
+fn write(path: &std::path::Path, kind: Kind, id: u64, base_id: u64, records: &[Record<'_>]) {
+    let header = Header {
+        kind,
+        compression: Compression::None,
+        id,
+        base_id,
+        created_at: 1,
+        entry_count: 0,
+        metadata: "{}".into(),
+    };
+    let mut w = CheckpointWriter::create(path, header).unwrap();
+    for r in records {
+        w.push(r).unwrap();
+    }
+    w.finish().unwrap();
+}
+
 #[test]
 fn a_tombstone_or_clear_in_a_full_checkpoint_is_damage_on_both_tiers() {
     let dir = tempfile::tempdir().unwrap();
@@ -76,43 +94,34 @@ fn a_tombstone_or_clear_in_a_full_checkpoint_is_damage_on_both_tiers() {
         .enumerate()
     {
         let path = dir.path().join(format!("bad-{i}.skc"));
-        let header = Header {
-            kind: Kind::Full,
-            compression: Compression::None,
-            id: 1000 + i as u64,
-            base_id: 0,
-            created_at: 1,
-            entry_count: 0,
-            metadata: "{}".into(),
-        };
-        let mut w = CheckpointWriter::create(&path, header).unwrap();
-        w.push(&Record::Put {
-            key: b"kept",
-            expires_at: 0,
-            value: b"v",
-        })
-        .unwrap();
-        w.push(record).unwrap();
-        w.finish().unwrap();
+        let base = 1000 + i as u64;
+        write(
+            &path,
+            Kind::Full,
+            base,
+            0,
+            &[
+                Record::Put {
+                    key: b"kept",
+                    expires_at: 0,
+                    value: b"v",
+                },
+                record.clone(),
+            ],
+        );
         // Alone, and as the base of an incremental checkpoint.
         let inc = dir.path().join(format!("inc-{i}.skc"));
-        let header = Header {
-            kind: Kind::Incremental,
-            compression: Compression::None,
-            id: 2000 + i as u64,
-            base_id: 1000 + i as u64,
-            created_at: 2,
-            entry_count: 0,
-            metadata: "{}".into(),
-        };
-        let mut w = CheckpointWriter::create(&inc, header).unwrap();
-        w.push(&Record::Put {
-            key: b"later",
-            expires_at: 0,
-            value: b"v",
-        })
-        .unwrap();
-        w.finish().unwrap();
+        write(
+            &inc,
+            Kind::Incremental,
+            base + 1000,
+            base,
+            &[Record::Put {
+                key: b"later",
+                expires_at: 0,
+                value: b"v",
+            }],
+        );
         let memory = MemoryTier::restore_from(&inc, Ttl::Never).err().unwrap();
         assert_eq!(memory.code, ErrorCode::Corrupt, "{memory}");
         let memory = MemoryTier::restore_from(&path, Ttl::Never).err().unwrap();
