@@ -106,7 +106,7 @@ fn a_tombstone_or_clear_in_a_full_checkpoint_is_damage_on_both_tiers() {
                     expires_at: 0,
                     value: b"v",
                 },
-                record.clone(),
+                *record,
             ],
         );
         // Alone, and as the base of an incremental checkpoint.
