@@ -388,6 +388,8 @@ export interface Stats {
   memoryBytes: number
   /** Bytes on disk (sled tier only). */
   diskBytes?: number
+  /** Times sled was reopened behind the handle after an I/O error (sled tier only). */
+  reopenCount?: number
 }
 
 /** Ends `deferChangeLogAcks()`; the newest change log record written meanwhile, or 0. */

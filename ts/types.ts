@@ -60,8 +60,13 @@ export interface BackendStats {
    * bytes of the live keys and values stored.
    */
   memoryBytes: number
-  /** Sled tier only: bytes the store takes on disk. */
+  /** Sled tier only: bytes the store takes on disk (absent while sled is closed after a failed reopen). */
   diskBytes?: number
+  /**
+   * Sled tier only: times this store reopened sled behind its handle after an I/O
+   * error (a full disk, say), dropping the writes not yet flushed, as a restart would.
+   */
+  reopenCount?: number
 }
 
 /** Options of `namespace()`. */

@@ -25,6 +25,8 @@ pub struct StatsSnapshot {
     pub memory_bytes: u64,
     /// Bytes on disk (sled tier only).
     pub disk_bytes: Option<u64>,
+    /// Times sled was reopened behind the handle after an I/O error (sled tier only).
+    pub reopen_count: Option<u64>,
 }
 
 impl Counters {
@@ -81,6 +83,7 @@ impl Counters {
             entry_count,
             memory_bytes,
             disk_bytes: None,
+            reopen_count: None,
         }
     }
 }

@@ -16,6 +16,8 @@ pub struct Stats {
     pub memory_bytes: f64,
     /// Bytes on disk (sled tier only).
     pub disk_bytes: Option<f64>,
+    /// Times sled was reopened behind the handle after an I/O error (sled tier only).
+    pub reopen_count: Option<f64>,
 }
 
 impl From<StatsSnapshot> for Stats {
@@ -30,6 +32,7 @@ impl From<StatsSnapshot> for Stats {
             entry_count: s.entry_count as f64,
             memory_bytes: s.memory_bytes as f64,
             disk_bytes: s.disk_bytes.map(|b| b as f64),
+            reopen_count: s.reopen_count.map(|n| n as f64),
         }
     }
 }

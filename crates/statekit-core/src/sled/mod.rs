@@ -5,6 +5,7 @@
 pub(crate) mod format;
 pub(crate) mod marker;
 pub(crate) mod open;
+pub(crate) mod recover;
 pub(crate) mod restore;
 pub(crate) mod snapshot;
 mod tier;

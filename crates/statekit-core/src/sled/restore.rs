@@ -105,8 +105,15 @@ impl Drop for SledRestoreClaim {
 }
 
 fn restore_claimed(tier: &Arc<SledTier>, path: &Path) -> Result<RestoreSummary> {
-    let next_gen = tier.trees().gen + 1;
-    let next = open_trees(tier.path(), &tier.db, next_gen)?;
+    // After an I/O error, sled works again (or is reopened) before the restore starts.
+    if tier.faulted.load(Relaxed) {
+        tier.recover_claimed()?;
+    }
+    let (db, next_gen) = {
+        let engine = tier.engine()?;
+        (engine.db.clone(), engine.trees.gen + 1)
+    };
+    let next = open_trees(tier.path(), &db, next_gen)?;
     let built = (|| {
         tier.guard("preparing a restore", || next.data.clear())?;
         tier.guard("preparing a restore", || next.expiry.clear())?;
@@ -132,17 +139,17 @@ fn restore_claimed(tier: &Arc<SledTier>, path: &Path) -> Result<RestoreSummary> 
     let (mut summary, n, bytes) = match built {
         Ok(done) => done,
         Err(e) => {
-            let _ = tier.db.drop_tree(next.data.name());
-            let _ = tier.db.drop_tree(next.expiry.name());
+            let _ = db.drop_tree(next.data.name());
+            let _ = db.drop_tree(next.expiry.name());
             return Err(e);
         }
     };
-    let old = tier.swap_trees(next);
+    let old = tier.swap_trees(next)?;
     tier.entries.store(n, Relaxed);
     tier.bytes.store(bytes, Relaxed);
     commit_gen(tier, next_gen)?;
-    let _ = tier.db.drop_tree(old.data.name());
-    let _ = tier.db.drop_tree(old.expiry.name());
+    let _ = db.drop_tree(old.data.name());
+    let _ = db.drop_tree(old.expiry.name());
     tier.snapshot.set_base(summary.id);
     summary.entries = n;
     Ok(summary)

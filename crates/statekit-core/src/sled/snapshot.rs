@@ -69,6 +69,24 @@ impl SledSnapshotState {
         self.gate.read()
     }
 
+    /// Held by a reopen after an I/O error: no write is half done meanwhile.
+    pub(crate) fn exclusive_gate(&self) -> parking_lot::RwLockWriteGuard<'_, ()> {
+        self.gate.write()
+    }
+
+    /// After a reopen that may have lost writes not yet flushed: the next incremental
+    /// checkpoint records the whole state (a clear, then every key in `keys`), since
+    /// its base may hold writes the store no longer has.
+    pub(crate) fn resync(&self, keys: impl FnOnce() -> Vec<Vec<u8>>) {
+        if self.tracking.load(Relaxed) {
+            let keys = keys();
+            let mut c = self.changes.lock();
+            c.keys.clear();
+            c.keys.extend(keys);
+            c.cleared = true;
+        }
+    }
+
     /// Whether a checkpoint or restore is running.
     pub fn is_running(&self) -> bool {
         self.running.load(SeqCst)
@@ -181,6 +199,8 @@ impl SledTier {
                 "an incremental checkpoint needs a base: take a full checkpoint (or restore one) first",
             ));
         }
+        // After an I/O error, sled works again (or is reopened) before the cut.
+        self.ready_to_write()?;
         // No write is half done while the cut is taken: those before it are wholly in
         // sled (and in `changes`), those after it keep their pre-images.
         let gate = st.gate.write();
@@ -263,7 +283,7 @@ impl Cut for SledSnapshot {
     /// Writes the state at the cut (or, incremental, what changed since the base).
     fn write_to(&self, w: &mut CheckpointWriter) -> Result<()> {
         let st = &self.tier.snapshot;
-        let data = self.tier.trees().data.clone();
+        let data = self.tier.trees()?.data.clone();
         if self.kind == Kind::Incremental {
             if self.changes.cleared {
                 w.push(&Record::Clear)?;

@@ -9,7 +9,7 @@
 use std::collections::BTreeMap;
 use std::ops::Bound;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
 use std::sync::Arc;
 
 use crate::batch::PutEntry;
@@ -18,7 +18,7 @@ use crate::dir_lock::DirLock;
 use crate::error::{ErrorCode, Result};
 use crate::limits::{check_key, check_keys, check_value};
 use crate::range::KeyRange;
-use parking_lot::{Mutex, RwLock};
+use parking_lot::{MappedRwLockReadGuard, Mutex, RwLock, RwLockReadGuard};
 
 use crate::sled::format::{
     decode_value, encode_value, index_key, split_index_key, DATA_TREE, EXPIRY_TREE, GEN_KEY,
@@ -43,9 +43,18 @@ pub struct Page {
 
 /// The sled tier. Dropping it closes sled and then releases the directory lock.
 pub struct SledTier {
-    trees: RwLock<Trees>,
-    pub(crate) meta: sled::Tree,
-    pub(crate) db: sled::Db,
+    /// sled itself; `None` only while a reopen after an I/O error has not succeeded
+    /// (see [`crate::sled::recover`]).
+    engine: RwLock<Option<Engine>>,
+    /// sled reported an I/O error: the next write or flush first makes sure sled works
+    /// again, reopening it if need be.
+    pub(crate) faulted: AtomicBool,
+    /// The options it was opened with, to reopen it.
+    pub(crate) options: SledOptions,
+    /// The last epoch given to a state of this handle (see [`Trees::epoch`]).
+    epochs: AtomicU64,
+    /// Reopens after an I/O error.
+    pub(crate) reopens: AtomicU64,
     default_ttl: Ttl,
     clock: Arc<dyn Clock>,
     counters: Counters,
@@ -53,9 +62,16 @@ pub struct SledTier {
     pub(crate) bytes: AtomicU64,
     pub(crate) snapshot: SledSnapshotState,
     /// The sequence number of the last flush marker written; held while flushing.
-    flush_seq: Mutex<u64>,
+    pub(crate) flush_seq: Mutex<u64>,
     path: PathBuf,
     _lock: DirLock,
+}
+
+/// An open sled: its database, statekit's metadata tree and the current trees.
+pub(crate) struct Engine {
+    pub db: sled::Db,
+    pub meta: sled::Tree,
+    pub trees: Trees,
 }
 
 /// The trees of the current generation. A restore builds the next generation's trees
@@ -64,7 +80,11 @@ pub struct SledTier {
 pub(crate) struct Trees {
     pub data: sled::Tree,
     pub expiry: sled::Tree,
+    /// The generation, part of the trees' names (the metadata tree records it).
     pub gen: u64,
+    /// Counts every switch of this handle's state (a restore, a reopen): a scan
+    /// started before one ends instead of mixing two states.
+    pub epoch: u64,
 }
 
 impl std::fmt::Debug for SledTier {
@@ -105,9 +125,15 @@ impl SledTier {
         marker::check(&path, record.as_ref(), loaded.marker)?;
         let seq = loaded.marker.unwrap_or(0).max(record.map_or(0, |r| r.seq));
         let mut tier = SledTier {
-            trees: RwLock::new(loaded.trees),
-            meta: loaded.meta,
-            db: loaded.db,
+            engine: RwLock::new(Some(Engine {
+                db: loaded.db,
+                meta: loaded.meta,
+                trees: loaded.trees,
+            })),
+            faulted: AtomicBool::new(false),
+            options: options.clone(),
+            epochs: AtomicU64::new(0),
+            reopens: AtomicU64::new(0),
             default_ttl: match options.default_ttl {
                 Ttl::Default => Ttl::Never,
                 t => t,
@@ -135,20 +161,18 @@ impl SledTier {
     /// handle's way out; `flushed` is the sequence number of the final flush.
     pub(crate) fn close_clean(self) -> Result<()> {
         let SledTier {
-            trees,
-            meta,
-            db,
+            engine,
+            faulted,
             path,
             flush_seq,
             _lock,
             ..
         } = self;
         let seq = *flush_seq.lock();
-        drop(trees);
-        drop(meta);
-        drop(db);
-        if !wait_for_sled_release(&path) {
-            // sled still holds its files: leave the record unclean; the next open checks.
+        drop(engine);
+        if faulted.into_inner() || !wait_for_sled_release(&path) {
+            // After an I/O error nothing vouches for the files (nor while sled holds
+            // them): leave the record unclean; the next open checks a copy first.
             return Ok(());
         }
         let record = marker::FlushRecord {
@@ -169,14 +193,59 @@ impl SledTier {
         self.clock.now_ms()
     }
 
+    /// The open sled; an error if it could not be reopened after an I/O error.
+    pub(crate) fn engine(&self) -> Result<MappedRwLockReadGuard<'_, Engine>> {
+        // Recursive: a caller may already hold it while a restore waits to write it.
+        RwLockReadGuard::try_map(self.engine.read_recursive(), Option::as_ref)
+            .map_err(|_| crate::sled::recover::not_reopened(&self.path))
+    }
+
     /// The current generation's trees.
-    pub(crate) fn trees(&self) -> parking_lot::RwLockReadGuard<'_, Trees> {
-        self.trees.read()
+    pub(crate) fn trees(&self) -> Result<MappedRwLockReadGuard<'_, Trees>> {
+        Ok(MappedRwLockReadGuard::map(self.engine()?, |e| &e.trees))
+    }
+
+    /// Called before a write or flush, holding no lock of the tier: after sled
+    /// reported an I/O error, makes sure it works again (see [`crate::sled::recover`]).
+    pub(crate) fn ready_to_write(&self) -> Result<()> {
+        if self.faulted.load(Relaxed) {
+            self.recover()?;
+        }
+        Ok(())
+    }
+
+    /// Called before a read, holding no lock of the tier: reads go on from a sled that
+    /// reported an I/O error, but if its reopen failed, it is tried again.
+    fn ready_to_read(&self) -> Result<()> {
+        if self.faulted.load(Relaxed) && self.engine.read_recursive().is_none() {
+            self.recover()?;
+        }
+        Ok(())
+    }
+
+    /// Times sled was reopened after an I/O error.
+    pub fn reopen_count(&self) -> u64 {
+        self.reopens.load(Relaxed)
+    }
+
+    /// A new epoch for a state switched in.
+    pub(crate) fn next_epoch(&self) -> u64 {
+        self.epochs.fetch_add(1, Relaxed) + 1
+    }
+
+    /// Where the open sled is kept, for [`crate::sled::recover`].
+    pub(crate) fn engine_slot(&self) -> &RwLock<Option<Engine>> {
+        &self.engine
     }
 
     /// Switches to another generation's trees (a restore); returns the old ones.
-    pub(crate) fn swap_trees(&self, next: Trees) -> Trees {
-        std::mem::replace(&mut *self.trees.write(), next)
+    pub(crate) fn swap_trees(&self, mut next: Trees) -> Result<Trees> {
+        let mut guard = self.engine.write();
+        let engine = guard
+            .as_mut()
+            .ok_or_else(|| crate::sled::recover::not_reopened(&self.path))?;
+        next.epoch = self.next_epoch();
+        Ok(std::mem::replace(&mut engine.trees, next))
     }
 
     /// The tier's default TTL.
@@ -197,12 +266,22 @@ impl SledTier {
 
     /// Like [`SledTier::get_with`], not counted as a get.
     pub fn peek_with<R>(&self, key: &[u8], f: impl FnOnce(&[u8]) -> R) -> Result<Option<R>> {
-        let raw = {
-            let t = self.trees();
-            let Some(raw) = self.guard("reading", || t.data.get(key))? else {
-                return Ok(None);
-            };
-            raw
+        self.ready_to_read()?;
+        let read = |tier: &SledTier| {
+            let t = tier.trees()?;
+            tier.guard("reading", || t.data.get(key))
+        };
+        let read = match read(self) {
+            // sled may tidy a page as it reads it, which is a write: after an I/O error
+            // that can fail, so the store is reopened (see `recover`) and read again.
+            Err(e) if e.code == ErrorCode::Io => {
+                self.recover()?;
+                read(self)
+            }
+            other => other,
+        };
+        let Some(raw) = read? else {
+            return Ok(None);
         };
         let (exp, value) = decode_value(&raw)?;
         if is_expired(exp, self.now_ms()) {
@@ -264,8 +343,9 @@ impl SledTier {
     }
 
     fn write_one(&self, key: &[u8], value: &[u8], exp: u64) -> Result<()> {
+        self.ready_to_write()?;
         let _gate = self.snapshot.write_gate();
-        let t = self.trees();
+        let t = self.trees()?;
         self.before_write(&t, key)?;
         if exp != NEVER {
             self.guard("writing the expiry index", || {
@@ -295,8 +375,9 @@ impl SledTier {
         for e in entries {
             last.insert(e.key, (self.expiry(e.ttl, now), e.value));
         }
+        self.ready_to_write()?;
         let _gate = self.snapshot.write_gate();
-        let t = self.trees();
+        let t = self.trees()?;
         let mut index = sled::Batch::default();
         let mut batch = sled::Batch::default();
         let mut sizes = Vec::with_capacity(last.len());
@@ -320,7 +401,7 @@ impl SledTier {
 
     /// Removes `key`; the caller holds the write gate.
     fn remove(&self, key: &[u8]) -> Result<bool> {
-        let t = self.trees();
+        let t = self.trees()?;
         self.before_write(&t, key)?;
         let Some(old) = self.guard("deleting", || t.data.remove(key))? else {
             return Ok(false);
@@ -339,6 +420,7 @@ impl SledTier {
     /// Removes `key`; returns whether a live entry was removed.
     pub fn delete(&self, key: &[u8]) -> Result<bool> {
         check_key(key)?;
+        self.ready_to_write()?;
         let _gate = self.snapshot.write_gate();
         self.remove(key)
     }
@@ -347,6 +429,7 @@ impl SledTier {
     /// all of it.
     pub fn delete_many(&self, keys: &[&[u8]]) -> Result<Vec<bool>> {
         check_keys(keys)?;
+        self.ready_to_write()?;
         let _gate = self.snapshot.write_gate();
         keys.iter().map(|k| self.remove(k)).collect()
     }
@@ -354,7 +437,7 @@ impl SledTier {
     /// Removes the record `raw` of `key` if it is still there; returns whether it was.
     fn remove_expired(&self, key: &[u8], raw: &sled::IVec, exp: u64) -> Result<bool> {
         let _gate = self.snapshot.write_gate();
-        let t = self.trees();
+        let t = self.trees()?;
         self.before_write(&t, key)?;
         let swapped = self.guard("removing an expired entry", || {
             t.data
@@ -377,14 +460,15 @@ impl SledTier {
         let now = self.now_ms();
         let due_end = (now.saturating_add(1)).to_be_bytes();
         let mut removed = 0;
-        let expiry = self.trees().expiry.clone();
+        self.ready_to_write()?;
+        let expiry = self.trees()?.expiry.clone();
         for item in expiry.range(..&due_end[..]) {
             let (idx, _) = self.guard("reading the expiry index", || item)?;
             let Some((exp, key)) = split_index_key(&idx) else {
                 continue;
             };
             let current = {
-                let t = self.trees();
+                let t = self.trees()?;
                 self.guard("reading", || t.data.get(key))?
             };
             if let Some(raw) = current {
@@ -405,8 +489,9 @@ impl SledTier {
 
     /// Removes every entry.
     pub fn clear(&self) -> Result<()> {
+        self.ready_to_write()?;
         let _gate = self.snapshot.write_gate();
-        let t = self.trees();
+        let t = self.trees()?;
         if self.snapshot.is_running() {
             // A running checkpoint must still see every value: keep each aside first.
             for item in t.data.iter().keys() {
@@ -428,8 +513,9 @@ impl SledTier {
     }
 
     /// The generation of the store's state: a restore switches to a new one.
+    /// Changes with every restore and every reopen; 0 if sled is not open.
     pub(crate) fn generation(&self) -> u64 {
-        self.trees().gen
+        self.trees().map_or(0, |t| t.epoch)
     }
 
     /// Like [`SledTier::page`], but a finished, empty page once a restore has switched
@@ -458,10 +544,11 @@ impl SledTier {
             page.done = true;
             return Ok(page);
         }
+        self.ready_to_read()?;
         let now = self.now_ms();
         let data = {
-            let t = self.trees();
-            if gen.is_some_and(|g| g != t.gen) {
+            let t = self.trees()?;
+            if gen.is_some_and(|g| g != t.epoch) {
                 page.done = true;
                 return Ok(page);
             }
@@ -500,12 +587,19 @@ impl SledTier {
     /// sled just before, and recorded beside it once the flush returned, lets a later
     /// open tell lost flushed data from an unwritten tail.
     pub fn flush(&self) -> Result<u64> {
+        self.ready_to_write()?;
         let mut seq = self.flush_seq.lock();
+        let engine = self.engine()?;
+        self.flush_engine(&engine, &mut seq)
+    }
+
+    /// [`SledTier::flush`] of `engine`, holding the flush sequence.
+    pub(crate) fn flush_engine(&self, engine: &Engine, seq: &mut u64) -> Result<u64> {
         let next = *seq + 1;
         self.guard("writing its flush marker", || {
-            self.meta.insert(marker::MARKER_KEY, &next.to_le_bytes())
+            engine.meta.insert(marker::MARKER_KEY, &next.to_le_bytes())
         })?;
-        let bytes = self.guard("flushing", || self.db.flush())?;
+        let bytes = self.guard("flushing", || engine.db.flush())?;
         let record = marker::FlushRecord {
             seq: next,
             clean: false,
@@ -518,7 +612,8 @@ impl SledTier {
 
     /// Bytes the store takes on disk.
     pub fn size_on_disk(&self) -> Result<u64> {
-        self.guard("measuring", || self.db.size_on_disk())
+        let engine = self.engine()?;
+        self.guard("measuring", || engine.db.size_on_disk())
     }
 
     /// Counters and sizes; `memory_bytes` is the bytes of live keys and values.
@@ -527,9 +622,16 @@ impl SledTier {
             .snapshot(self.entries.load(Relaxed), self.bytes.load(Relaxed))
     }
 
-    /// Runs a sled operation, turning its errors and panics into ours.
+    /// Runs a sled operation, turning its errors and panics into ours. An I/O error
+    /// marks the tier faulted: the next write or flush checks sled first.
     pub(crate) fn guard<T>(&self, what: &str, f: impl FnOnce() -> sled::Result<T>) -> Result<T> {
-        guarded(&self.path, what, f)
+        let r = guarded(&self.path, what, f);
+        if let Err(e) = &r {
+            if e.code == ErrorCode::Io {
+                self.faulted.store(true, Relaxed);
+            }
+        }
+        r
     }
 }
 
@@ -561,6 +663,7 @@ pub(crate) fn open_trees(path: &Path, db: &sled::Db, gen: u64) -> Result<Trees> 
             db.open_tree(tree_name(EXPIRY_TREE, gen))
         })?,
         gen,
+        epoch: 0,
     })
 }
 
@@ -578,9 +681,12 @@ fn drop_other_generations(path: &Path, db: &sled::Db, gen: u64) -> Result<()> {
 
 /// Records `gen` as the current generation.
 pub(crate) fn commit_gen(tier: &SledTier, gen: u64) -> Result<()> {
-    tier.guard("switching to the restored state", || {
-        tier.meta.insert(GEN_KEY, &gen.to_be_bytes())
-    })?;
+    {
+        let engine = tier.engine()?;
+        tier.guard("switching to the restored state", || {
+            engine.meta.insert(GEN_KEY, &gen.to_be_bytes())
+        })?;
+    }
     tier.flush().map(|_| ())
 }
 
@@ -602,18 +708,18 @@ impl crate::cleanup::Sweep for SledTier {
 }
 
 /// What opening sled's files found.
-struct Loaded {
-    db: sled::Db,
-    meta: sled::Tree,
-    trees: Trees,
-    entries: u64,
-    bytes: u64,
-    marker: Option<u64>,
+pub(crate) struct Loaded {
+    pub db: sled::Db,
+    pub meta: sled::Tree,
+    pub trees: Trees,
+    pub entries: u64,
+    pub bytes: u64,
+    pub marker: Option<u64>,
 }
 
 /// Opens sled's files in `dir` with `options` and reads every record once. Errors name
 /// `shown`, the store's own directory, even when `dir` is a copy of it.
-fn load(options: &SledOptions, dir: &Path, shown: &Path) -> Result<Loaded> {
+pub(crate) fn load(options: &SledOptions, dir: &Path, shown: &Path) -> Result<Loaded> {
     let rename = |e: crate::error::Error| {
         crate::error::Error::new(
             e.code,
@@ -697,7 +803,7 @@ fn check_copy(
 }
 
 /// Waits (up to 5 s) until sled has let go of its files after its last handle dropped.
-fn wait_for_sled_release(dir: &Path) -> bool {
+pub(crate) fn wait_for_sled_release(dir: &Path) -> bool {
     use fs2::FileExt;
     let Ok(file) = std::fs::File::open(dir.join("db")) else {
         return true;

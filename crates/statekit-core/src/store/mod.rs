@@ -162,12 +162,14 @@ impl Store {
     }
 
     /// Counters and sizes; `disk_bytes` is measured on the sled tier (it reads the
-    /// directory), `None` on the memory tier.
+    /// directory; `None` while sled is closed after a failed reopen), `None` on the
+    /// memory tier.
     pub fn stats(&self) -> Result<StatsSnapshot> {
         Ok(match self {
             Store::Memory(t) => t.stats(),
             Store::Sled(t) => StatsSnapshot {
-                disk_bytes: Some(t.size_on_disk()?),
+                disk_bytes: t.size_on_disk().ok(),
+                reopen_count: Some(t.reopen_count()),
                 ..t.stats()
             },
         })
