@@ -67,6 +67,53 @@ test('recovery end to end: a damaged sled directory is moved aside and the newes
   await again.backend.close()
 })
 
+// openWithRecovery builds the restored store beside the damaged one and swaps it in
+// under a journal (<path>.statekit-recovering): a recovery killed at any moment leaves
+// one of the states below, and each must open as CORRUPT, never as an empty or stale
+// store, and recover whole. (Before the journal, a kill between moving the damaged
+// directory aside and marking the fresh one left an empty store that opened silently.)
+for (const state of ['the directory moved aside, none in its place', 'the damaged directory still in place', 'the restored store already in place']) {
+  test(`an interrupted recovery (journal written, ${state}) is CORRUPT on open, touches nothing, and recovers whole`, async (t) => {
+    const base = tempDir(t)
+    const dbPath = path.join(base, 'db')
+    const cps = path.join(base, 'cps')
+    const s = await SledBackend.open({ path: dbPath })
+    await s.putMany(Array.from({ length: 2000 }, (_, i) => [`k${i}`, `v${i}`]))
+    const cp = await new CheckpointCoordinator(s, { dir: cps, interval: 60_000 }).createCheckpoint()
+    await s.close()
+    const journal = `${dbPath}.statekit-recovering`
+    if (state.startsWith('the directory moved aside')) fs.renameSync(dbPath, `${dbPath}.damaged-earlier`)
+    else if (state.startsWith('the damaged')) fs.writeFileSync(path.join(dbPath, 'db'), Buffer.alloc(4096, 0x5a))
+    // (the restored store in place: the healthy store stands for it)
+    fs.mkdirSync(`${dbPath}.restoring-1-1`)
+    fs.writeFileSync(path.join(`${dbPath}.restoring-1-1`, 'db'), 'an unfinished staging store')
+    fs.writeFileSync(journal, 'replacing\n')
+    const before = fs.readdirSync(base).sort()
+
+    const e = await t.throwsAsync(SledBackend.open({ path: dbPath }))
+    t.is(e.code, 'ERR_STATEKIT_CORRUPT', e.message)
+    t.regex(e.message, /recovery that was replacing it was interrupted/)
+    t.deepEqual(fs.readdirSync(base).sort(), before, 'the failed open created nothing')
+
+    const { backend, report } = await SledBackend.openWithRecovery({ path: dbPath }, { checkpointDir: cps })
+    t.teardown(() => backend.close().catch(() => {}))
+    t.true(report.damaged)
+    t.true(report.restored)
+    t.is(report.checkpoint.id, cp.id)
+    t.is(backend.stats().entryCount, 2000)
+    t.is((await backend.get('k1999')).toString(), 'v1999')
+    t.false(fs.existsSync(journal), 'the journal is gone once the restored store is in place')
+    const left = fs.readdirSync(base).filter((n) => n.startsWith('db.'))
+    t.false(left.some((n) => n.startsWith('db.restoring-')), `no staging directory is left: ${left}`)
+    if (state.startsWith('the directory moved aside')) t.is(report.movedTo, undefined)
+    else t.true(fs.existsSync(report.movedTo), 'what was in place is kept aside')
+    await backend.close()
+    const again = await SledBackend.open({ path: dbPath })
+    t.is(again.stats().entryCount, 2000)
+    await again.close()
+  })
+}
+
 test('the memory tier starts from the newest checkpoint', async (t) => {
   const dir = tempDir(t)
   const b = new MemoryBackend()

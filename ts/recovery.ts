@@ -109,7 +109,10 @@ export async function restoreLatestIn(backend: StateBackend, where: string | Che
 export interface RecoveryReport extends RestoreReport {
   /** Whether the store's directory was damaged. */
   damaged: boolean
-  /** Where the damaged directory was moved (it is never deleted). */
+  /**
+   * Where the damaged directory was moved (it is never deleted); absent if there was
+   * none to move (an interrupted recovery had moved it already).
+   */
   movedTo?: string
   /** Why the directory was judged damaged. */
   reason?: string

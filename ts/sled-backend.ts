@@ -1,12 +1,11 @@
 import { ttlOption } from './bytes.js'
-import { describe, fromNative, invalidArg, StateError } from './errors.js'
+import { describe, fromNative, invalidArg } from './errors.js'
 import { checkOptions } from './options.js'
 import { addon, type NativeStore } from './native.js'
 import { NativeBackend } from './native-backend.js'
 import { attachNative, type SharedStoreDescriptor } from './shared.js'
 import { promises as fsp } from 'node:fs'
-import { fsyncDir, writeAtomic } from './durable-file.js'
-import path from 'node:path'
+import { removeStaleStaging, stagingName, swapIn } from './sled-recovery.js'
 import { asideName, recoverySource, restoreLatestIn, type RecoveryReport, type RecoverySource } from './recovery.js'
 
 const SLED_OPTIONS = ['path', 'ttl', 'cacheCapacity', 'compression', 'flushEveryMs', 'mode'] as const
@@ -124,11 +123,15 @@ export class SledBackend extends NativeBackend {
 
   /**
    * Opens the store like {@link SledBackend.open}; if its directory is damaged
-   * (`ERR_STATEKIT_CORRUPT`), moves it aside (never deleting it), opens a fresh store
-   * in its place, and restores into it the newest checkpoint in `checkpointDir` (or `storage`) that
-   * restores whole. The report says what happened: whether the directory was damaged,
-   * where it went, which checkpoint was restored (with its metadata, the offsets to
-   * resume from) and which were skipped. Other errors (locked, I/O) reject as usual.
+   * (`ERR_STATEKIT_CORRUPT`), restores the newest checkpoint in `checkpointDir` (or
+   * `storage`) that restores whole into a fresh store beside it, then puts that store
+   * in its place and moves the damaged directory aside (never deleting it). A crash at
+   * any moment leaves the damaged directory or the restored one in place, and a file
+   * beside the store (`<path>.statekit-recovering`) makes every open of an interrupted
+   * recovery `ERR_STATEKIT_CORRUPT`, so the next call runs it again. The report says
+   * what happened: whether the directory was damaged, where it went, which checkpoint
+   * was restored (with its metadata, the offsets to resume from) and which were
+   * skipped. Other errors (locked, I/O) reject as usual.
    */
   static async openWithRecovery(
     config: SledBackendOptions,
@@ -139,22 +142,23 @@ export class SledBackend extends NativeBackend {
       return { backend: await SledBackend.open(config), report: { damaged: false, restored: false, skipped: [] } }
     } catch (e) {
       if ((e as { code?: string }).code !== 'ERR_STATEKIT_CORRUPT') throw e
-      const movedTo = asideName(config.path)
+      // The restored store is built beside the damaged one (see sled-recovery.ts).
+      await removeStaleStaging(config.path)
+      const staging = stagingName(config.path)
+      const built = await SledBackend.open({ ...config, path: staging })
+      let restored: Awaited<ReturnType<typeof restoreLatestIn>>
       try {
-        await fsp.rename(config.path, movedTo)
+        restored = await restoreLatestIn(built, source)
+        await built.close()
       } catch (err) {
-        throw new StateError('ERR_STATEKIT_IO', `cannot move the damaged ${config.path} aside: ${(err as Error).message}`, { cause: err })
+        await built.close().catch(() => {})
+        await fsp.rm(staging, { recursive: true, force: true }).catch(() => {})
+        throw err
       }
+      const movedTo = asideName(config.path)
+      const moved = await swapIn(config.path, staging, movedTo)
       const backend = await SledBackend.open(config)
-      // Until the restore is in and flushed, a marker says the store is not whole: a
-      // crash meanwhile makes the next open CORRUPT, and recovery runs again.
-      const marker = path.join(config.path, RECOVERING_FILE)
-      await writeAtomic(marker, `recovering from ${movedTo}\n`)
-      const restored = await restoreLatestIn(backend, source)
-      await backend.flush()
-      await fsp.rm(marker)
-      await fsyncDir(config.path)
-      return { backend, report: { ...restored, damaged: true, movedTo, reason: (e as Error).message } }
+      return { backend, report: { ...restored, damaged: true, ...(moved ? { movedTo } : {}), reason: (e as Error).message } }
     }
   }
 
@@ -180,5 +184,3 @@ export class SledBackend extends NativeBackend {
   }
 }
 
-/** The file that marks a sled store a recovery is still restoring into (see sled/marker.rs). */
-const RECOVERING_FILE = 'statekit.recovering'

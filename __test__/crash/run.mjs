@@ -179,6 +179,7 @@ async function recover(n) {
   await co.shutdown()
   await s.close()
   let interrupted = 0
+  const failuresBefore = failures
   for (let k = 0; k < n; k++) {
     const dir = path.join(root, `recover-${k}`)
     fs.cpSync(pristine, dir, { recursive: true })
@@ -201,7 +202,7 @@ async function recover(n) {
     for (const f of fs.readdirSync(root)) if (f.startsWith(`recover-${k}`)) fs.rmSync(path.join(root, f), { recursive: true, force: true })
     counts.recover++
   }
-  return `${interrupted} kills before the recovery reported, all recovered whole`
+  return `${interrupted} kills before the recovery reported, ${failures === failuresBefore ? 'all recovered whole' : `${failures - failuresBefore} violations`}`
 }
 
 /**

@@ -26,9 +26,37 @@ use crate::error::{Error, ErrorCode, Result};
 
 /// The record of the last flush, beside sled's files.
 pub const RECORD_FILE: &str = "statekit.flushed";
-/// Present while a recovery restores into a fresh store: one found on open means the
-/// recovery was interrupted, and the store is not whole.
+/// Present while a recovery restored into a fresh store in place (statekit before the
+/// recovery journal): one found on open means that recovery was interrupted.
 pub const RECOVERING_FILE: &str = "statekit.recovering";
+/// The suffix of the file beside a store's directory (`<dir>.statekit-recovering`)
+/// that a recovery writes before it replaces the directory and removes once the
+/// restored store is in place: one found on open means that recovery was interrupted.
+pub const RECOVERY_JOURNAL_SUFFIX: &str = ".statekit-recovering";
+
+/// The recovery journal of the store in `dir` (see [`RECOVERY_JOURNAL_SUFFIX`]).
+pub fn recovery_journal(dir: &Path) -> Option<PathBuf> {
+    let name = dir.file_name()?;
+    let mut file = name.to_os_string();
+    file.push(RECOVERY_JOURNAL_SUFFIX);
+    Some(dir.with_file_name(file))
+}
+
+/// Refuses a store whose recovery was interrupted: its directory may be missing, the
+/// damaged one, or a restored one not yet known to be whole.
+pub fn check_no_recovery_journal(dir: &Path) -> Result<()> {
+    match recovery_journal(dir) {
+        Some(journal) if journal.exists() => Err(corrupt(
+            dir,
+            format!(
+                "a recovery that was replacing it was interrupted ({} is still there); openWithRecovery runs it again",
+                journal.display()
+            ),
+        )),
+        _ => Ok(()),
+    }
+}
+
 /// The metadata key of the marker sled holds.
 pub const MARKER_KEY: &[u8] = b"flush-marker";
 

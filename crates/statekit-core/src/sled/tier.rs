@@ -111,6 +111,7 @@ impl SledTier {
     pub fn open_with_clock(options: &SledOptions, clock: Arc<dyn Clock>) -> Result<SledTier> {
         options.validate()?;
         let path = options.path.clone();
+        marker::check_no_recovery_journal(&path)?;
         if path.is_dir() {
             // Refuse a foreign directory before the lock file is created in it.
             marker::classify(&path, marker::read_record(&path)?.as_ref())?;
