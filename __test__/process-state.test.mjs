@@ -48,7 +48,9 @@ async function get(url, token, p, init = {}) {
 
 test('the process-state example runs for a few seconds, serves its control API with a token, and exits 0; run again, it resumes and stops on SIGTERM', async (t) => {
   const dir = tempDir(t)
-  const r = run(t, ['--duration', '6', '--port', '0', '--dir', dir, '--ttl', '1500', '--processes', '5'])
+  // A TTL well over the time from the first run's last report to the second run's open
+  // (with 1.5 s, a loaded machine let every record expire in between: entries=0).
+  const r = run(t, ['--duration', '6', '--port', '0', '--dir', dir, '--ttl', '10000', '--processes', '5'])
   const { url, token, tokenFile } = await r.ready
   t.is(fs.statSync(tokenFile).mode & 0o777, 0o600)
   t.false(r.lines.join('\n').includes(token), 'the token is never printed')
@@ -75,7 +77,7 @@ test('the process-state example runs for a few seconds, serves its control API w
   t.true(samples.process_state_entries >= 5)
   t.true(samples['process_state_checkpoints_total{result="success"}'] >= 1)
   const config = await get(url, token, '/config')
-  t.like(config.body.app, { example: 'process-state', tier: 'sled', ttlMs: 1500 })
+  t.like(config.body.app, { example: 'process-state', tier: 'sled', ttlMs: 10000 })
   t.false(config.text.includes(token))
   const { code, stderr } = await r.exited
   t.is(stderr, '')
