@@ -24,7 +24,7 @@ use crate::memory::key_hash::KeyHashBuilder;
 use crate::memory::snapshot::SnapshotState;
 use crate::range::KeyRange;
 use crate::stats::{Counters, StatsSnapshot};
-use crate::ttl::{is_expired, Ttl, NEVER};
+use crate::ttl::{is_expired, Ttl};
 
 /// Bytes counted per entry on top of its key and value: the hash-table slot, its
 /// control byte at the table's load factor, and the allocator's headers of the key and
@@ -202,12 +202,8 @@ impl MemoryTier {
             };
             match &entry.value {
                 None => return Ok(None),
-                Some(v)
-                    if entry.expires_at == NEVER
-                        || !is_expired(entry.expires_at, self.now_ms()) =>
-                {
-                    return Ok(Some(f(v)))
-                }
+                // The clock reads its precise time only for an expiry close to now.
+                Some(v) if !self.clock.has_passed(entry.expires_at) => return Ok(Some(f(v))),
                 Some(_) => {}
             }
         }
@@ -232,7 +228,7 @@ impl MemoryTier {
         Ok(self.peek_with(key, |_| ())?.is_some())
     }
 
-    fn remove_if_expired(&self, key: &[u8]) -> bool {
+    pub(super) fn remove_if_expired(&self, key: &[u8]) -> bool {
         let now = self.now_ms();
         let mut len = 0;
         let removed = self.map.remove_if(key, |_, e| match &e.value {
