@@ -104,9 +104,10 @@ impl ShardSet {
 pub(crate) const AHEAD: usize = 8;
 
 /// Asks the CPU to load the lines a lookup of `hash` in `table` reads first: the
-/// control bytes where its probe starts and the slot there (a slot is 64 bytes and
-/// may straddle two lines). At the table's load factor the key is mostly in that
-/// slot or one of its first neighbours. Only a hint: it reads nothing.
+/// control bytes where its probe starts, the slot there (64 bytes, which straddle two
+/// lines when the table is not line-aligned) and the next slot (the key's home when
+/// its first choice was taken). At the table's load factor the key is mostly in one
+/// of those two. Only a hint: it reads nothing.
 #[inline(always)]
 pub(crate) fn prefetch_slot(table: &ShardTable, hash: u64) {
     let pos = hash as usize & (table.buckets() - 1);
@@ -114,9 +115,11 @@ pub(crate) fn prefetch_slot(table: &ShardTable, hash: u64) {
     // `data_end` is where the control bytes start; slot `i` ends `i` slots before it.
     let ctrl = (end as *const u8).wrapping_add(pos);
     let slot = end.wrapping_sub(pos + 1) as *const u8;
+    let size = std::mem::size_of::<SlotOf>();
     prefetch_ptr(ctrl);
     prefetch_ptr(slot);
-    prefetch_ptr(slot.wrapping_add(std::mem::size_of::<SlotOf>() - 1));
+    prefetch_ptr(slot.wrapping_add(size - 1));
+    prefetch_ptr(slot.wrapping_sub(size));
 }
 
 type SlotOf = (KeyBytes, SharedValue<Entry>);
@@ -177,6 +180,8 @@ impl MemoryTier {
         let (hash, shard) = self.locate(key);
         let (logged, bytes) = {
             let mut table = self.map.shards()[shard].write();
+            // The control bytes and the slot load together, not one after the other.
+            prefetch_slot(&table, hash);
             let (version, cut) = self.next_version();
             let bytes = self.store_in(&mut table, hash, key, value, expires_at, version, cut);
             // change log, under the shard's lock
