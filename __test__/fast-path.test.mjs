@@ -167,6 +167,54 @@ test('putMany: batches larger than the shared buffers take the general path whol
   await b.close()
 })
 
+test('getMany and putMany batched by shard: one key, many shards, duplicates, misses, expiry, values past the buffer', async (t) => {
+  const b = new MemoryBackend({ ttl: 60_000 })
+  // Many shards: 3000 keys, every other one written, then read back in a shuffled batch.
+  const keys = Array.from({ length: 3000 }, (_, i) => `key:${String(i).padStart(11, '0')}`)
+  const written = keys.filter((_, i) => i % 2 === 0)
+  b.putManySync(written.map((k) => [k, `value of ${k}`]))
+  const batch = Array.from({ length: 1000 }, (_, i) => keys[(i * 7919) % 3000])
+  batch.push(batch[0], batch[0], batch[1])
+  const before = b.stats()
+  const got = b.getManySync(batch)
+  t.is(got.length, batch.length)
+  for (let i = 0; i < batch.length; i++) {
+    const want = b.getSync(batch[i])
+    t.deepEqual(got[i], want, batch[i])
+  }
+  const hits = got.filter((v) => v !== undefined).length
+  t.true(hits > 100 && hits < batch.length)
+  const after = b.stats()
+  t.is(after.hitCount - before.hitCount, 2 * hits)
+  t.is(after.missCount - before.missCount, 2 * (batch.length - hits))
+  // One key, many times (one shard), and a batch of misses only.
+  b.putSync('only', 'one')
+  t.deepEqual(b.getManySync(Array(50).fill('only')).map(String), Array(50).fill('one'))
+  t.deepEqual(b.getManySync(['nope', 'nada']), [undefined, undefined])
+  // Duplicates in a putMany: the last one wins; values of the same length overwrite.
+  b.putManySync([['dup', 'first'], ['dup', 'later'], ['dup', 'last!']])
+  t.is(b.getString('dup'), 'last!')
+  const size = b.stats().memoryBytes
+  b.putManySync([['dup', 'again']])
+  t.is(b.getString('dup'), 'again')
+  t.is(b.stats().memoryBytes, size, 'an overwrite of the same length keeps the bytes held')
+  // Expired keys in a batch are misses, and are removed.
+  b.putManySync([{ key: 'soon', value: 's', ttl: 20 }, { key: 'later', value: 'l', ttl: 60_000 }])
+  t.deepEqual(b.getManySync(['soon', 'later']).map((v) => v?.toString()), ['s', 'l'])
+  await new Promise((r) => setTimeout(r, 60))
+  const entries = b.stats().entryCount
+  t.deepEqual(b.getManySync(['soon', 'later', 'soon']).map((v) => v?.toString()), [undefined, 'l', undefined])
+  t.is(b.stats().entryCount, entries - 1)
+  // Values past the shared value buffer: the whole batch takes the general path.
+  b.putManySync([['big1', Buffer.alloc(MIB * 0.75, 1)], ['big2', Buffer.alloc(MIB * 0.75, 2)]])
+  const big = b.getManySync(['big1', 'missing', 'big2', 'only'])
+  t.true(big[0].equals(Buffer.alloc(MIB * 0.75, 1)))
+  t.is(big[1], undefined)
+  t.true(big[2].equals(Buffer.alloc(MIB * 0.75, 2)))
+  t.is(big[3].toString(), 'one')
+  await b.close()
+})
+
 test('putMany through the shared buffers on the sled tier', async (t) => {
   const dir = tempDir(t)
   const b = await SledBackend.open({ path: dir })

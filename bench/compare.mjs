@@ -4,7 +4,7 @@
 // both alike, which a "before" run and an "after" run minutes apart on a shared
 // machine cannot promise.
 //
-//   node --expose-gc bench/compare.mjs /path/to/before/dist [--quick]
+//   node --expose-gc bench/compare.mjs /path/to/before/dist [--quick] [--keys 1000,100000]
 //
 // Writes bench/results/before-after.md (not in quick mode).
 import fs from 'node:fs'
@@ -15,7 +15,7 @@ import { fmt, machine, RESULTS, table } from './lib/report.mjs'
 
 const args = process.argv.slice(2)
 const quick = args.includes('--quick')
-const beforeDir = args.find((a) => !a.startsWith('--'))
+const beforeDir = args.find((a, i) => !a.startsWith('--') && args[i - 1] !== '--keys')
 if (!beforeDir) {
   console.error('usage: node --expose-gc bench/compare.mjs <before dist directory> [--quick]')
   process.exit(64)
@@ -24,7 +24,8 @@ const A = await import(`${beforeDir.replace(/\/?$/, '/')}index.js`)
 const B = await import(new URL('../dist/index.js', import.meta.url).href)
 const ROUNDS = quick ? 1 : 5
 const OPS = quick ? 20_000 : 1_000_000
-const SIZES = quick ? [1_000] : [1_000, 100_000, 1_000_000]
+const ki = args.indexOf('--keys')
+const SIZES = ki !== -1 ? args[ki + 1].split(',').map(Number) : quick ? [1_000] : [1_000, 100_000, 1_000_000]
 const TTL = 3_600_000
 const BATCH = 1000
 let sink = 0
@@ -79,6 +80,6 @@ for (const n of SIZES) {
   for (const s of Object.values(stores)) await s.close()
 }
 const md = ['# Before and after, in one process', '', `Machine: ${machine()}.`, '', `16-character ASCII keys, 100-byte values, uniform access, TTL on; the namespace reads 80-byte JSON values from 10,000 keys. Timed loops of ${OPS.toLocaleString('en-US')} operations (batches: ${Math.max(20, OPS / BATCH)} of 1000 keys), ${ROUNDS} alternating rounds, medians. "before" is ${beforeDir}. Reproduce: \`node --expose-gc bench/compare.mjs <before dist>\`.`, '', ...sections.flatMap((s) => [s, ''])].join('\n')
-if (!quick) fs.writeFileSync(new URL('before-after.md', RESULTS), md)
+if (!quick && ki === -1) fs.writeFileSync(new URL('before-after.md', RESULTS), md)
 process.stdout.write(md)
 if (sink === 0.5) console.log(sink)

@@ -204,6 +204,29 @@ function packKey(key: unknown, pos: number): number {
   return pos + 2 + n
 }
 
+/** Where {@link touchKeys} leaves what it read, so that the reads are not optimized away. */
+let touched = 0
+
+/**
+ * Reads the first character of every string key of a batch (every `stride`-th item,
+ * or the key of each entry), in a loop short enough that the CPU has many of these
+ * reads in flight at once: the key strings of a large store are scattered over the
+ * heap, and a string built by concatenation (a template literal) is a rope whose
+ * characters live in a second object, so a key costs one or two cache misses. Read
+ * one after another by the packing loop, which does more work per key, those misses
+ * would be served one at a time; touched first, they overlap, and packing finds the
+ * keys in cache.
+ */
+function touchKeys(items: unknown[], count: number, stride: 0 | 1): void {
+  let acc = 0
+  for (let i = 0; i < count; i++) {
+    let k = items[i]
+    if (stride === 0) k = Array.isArray(k) ? k[0] : (k as { key?: unknown } | null)?.key
+    if (typeof k === 'string' && k.length > 0) acc ^= k.charCodeAt(0)
+  }
+  touched ^= acc
+}
+
 /**
  * @internal Writes keys into the shared key buffer as 2-byte lengths and bytes for
  * `fastGetMany`; returns false if any key must take the general path or they do
@@ -213,6 +236,7 @@ export function fastKeys(handle: number, keys: unknown[]): boolean {
   if (!FAST) return false
   let pos = 0
   const count = keys.length
+  touchKeys(keys, count, 1)
   for (let i = 0; i < count; i++) {
     pos = packKey(keys[i], pos)
     if (pos < 0) return false
@@ -254,6 +278,7 @@ export function fastEntries(handle: number, entries: unknown[]): boolean {
   const lens = count * 2 // index of the first length in VAL_I32 (after count f64 TTLs)
   let vpos = count * 12
   if (vpos > VALUE_BUFFER_BYTES) return false
+  touchKeys(entries, count, 0)
   let kpos = 0
   for (let i = 0; i < count; i++) {
     const e: unknown = entries[i]

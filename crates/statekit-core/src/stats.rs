@@ -40,8 +40,13 @@ impl Counters {
     }
     #[inline]
     pub fn hits_and_misses(&self, hits: u64, misses: u64) {
-        self.hits.fetch_add(hits, Relaxed);
-        self.misses.fetch_add(misses, Relaxed);
+        // A single get adds to one of the two: no atomic add of zero on the other.
+        if hits != 0 {
+            self.hits.fetch_add(hits, Relaxed);
+        }
+        if misses != 0 {
+            self.misses.fetch_add(misses, Relaxed);
+        }
     }
     #[inline]
     pub fn put(&self, n: u64) {

@@ -26,17 +26,26 @@ enum Handle {
     Attached(Attached),
 }
 
+/// The fast path's state in one thread: its JavaScript environment's shared key and
+/// value buffers, and its open stores by handle. One thread-local, so a call looks
+/// it up once (in an addon, each lookup is a call to `__tls_get_addr`).
+struct Thread {
+    buffers: Cell<(*mut u8, usize, *mut u8, usize)>,
+    stores: RefCell<Vec<Option<Handle>>>,
+}
+
 thread_local! {
-    /// The shared key and value buffers of this thread's JavaScript environment.
-    static BUFFERS: Cell<(*mut u8, usize, *mut u8, usize)> =
-        const { Cell::new((std::ptr::null_mut(), 0, std::ptr::null_mut(), 0)) };
-    /// The open stores of this thread, by handle.
-    static STORES: RefCell<Vec<Option<Handle>>> = const { RefCell::new(Vec::new()) };
+    static THREAD: Thread = const {
+        Thread {
+            buffers: Cell::new((std::ptr::null_mut(), 0, std::ptr::null_mut(), 0)),
+            stores: RefCell::new(Vec::new()),
+        }
+    };
 }
 
 fn push(handle: Handle) -> u32 {
-    STORES.with(|s| {
-        let mut s = s.borrow_mut();
+    THREAD.with(|t| {
+        let mut s = t.stores.borrow_mut();
         s.push(Some(handle));
         (s.len() - 1) as u32
     })
@@ -55,22 +64,26 @@ pub fn register_attached(attached: &Attached) -> u32 {
 
 /// Ends a handle (the store was closed or collected).
 pub fn unregister(handle: u32) {
-    STORES.with(|s| {
-        if let Some(slot) = s.borrow_mut().get_mut(handle as usize) {
+    THREAD.with(|t| {
+        if let Some(slot) = t.stores.borrow_mut().get_mut(handle as usize) {
             *slot = None;
         }
     });
 }
 
-/// Runs `f` on the store of `handle` in this thread; FAST_SLOW if there is none (or
-/// its owner closed it).
+/// Runs `f` on the store of `handle` among this thread's; FAST_SLOW if there is none
+/// (or its owner closed it).
 #[inline]
-fn on_store(handle: u32, f: impl FnOnce(&Store) -> i32) -> i32 {
-    STORES.with(|s| match s.borrow().get(handle as usize) {
+fn on_store(
+    stores: &RefCell<Vec<Option<Handle>>>,
+    handle: u32,
+    f: impl FnOnce(&Store) -> i32,
+) -> i32 {
+    match stores.borrow().get(handle as usize) {
         Some(Some(Handle::Own(t))) => f(t),
         Some(Some(Handle::Attached(a))) => a.with(f).unwrap_or(FAST_SLOW),
         _ => FAST_SLOW,
-    })
+    }
 }
 
 /// Registers this thread's shared buffers; returns whether they are now the ones the
@@ -86,7 +99,8 @@ pub fn register_buffers(mut key: BufferSlice, mut value: BufferSlice) -> Result<
     {
         return Err(invalid("the shared key buffer is too small or misaligned"));
     }
-    Ok(BUFFERS.with(|b| {
+    Ok(THREAD.with(|t| {
+        let b = &t.buffers;
         if !b.get().0.is_null() {
             return false;
         }
@@ -154,38 +168,56 @@ pub const FAST_TOO_BIG: i32 = -2;
 #[napi]
 pub const FAST_SLOW: i32 = -3;
 
-/// The key (in the shared key buffer) and the control words of this thread.
+/// One fast call's view of this thread's buffers.
+struct Call {
+    /// The key buffer before the control words (a key, or a batch's packed keys).
+    keys: &'static [u8],
+    ctl: &'static mut Control,
+    value: &'static mut [u8],
+}
+
+impl Call {
+    /// The key of a single-key call: the first `key_len` bytes.
+    fn key(&self) -> &'static [u8] {
+        let n = (self.ctl.key_len as usize).min(self.keys.len());
+        &self.keys[..n]
+    }
+}
+
+/// The buffers of this thread, if registered.
 #[inline]
-fn call() -> Option<(&'static [u8], &'static mut Control)> {
-    let (kptr, klen, _, _) = BUFFERS.with(Cell::get);
+fn call_in(t: &Thread) -> Option<Call> {
+    let (kptr, klen, vptr, vlen) = t.buffers.get();
     if kptr.is_null() {
         return None;
     }
     // SAFETY: the buffers were registered by this thread's JavaScript environment,
     // which keeps them alive; JavaScript is not running while this call runs. The
     // control words are the last CONTROL_BYTES of the key buffer, 8-byte aligned
-    // (checked at registration), and no key reaches them.
+    // (checked at registration), and no key reaches them; the key and value buffers
+    // do not overlap.
     unsafe {
         let ctl = &mut *(kptr.add(klen - CONTROL_BYTES) as *mut Control);
-        let n = (ctl.key_len as usize).min(klen - CONTROL_BYTES);
-        Some((std::slice::from_raw_parts(kptr, n), ctl))
+        let keys = std::slice::from_raw_parts(kptr, klen - CONTROL_BYTES);
+        let value: &'static mut [u8] = if vptr.is_null() {
+            &mut []
+        } else {
+            std::slice::from_raw_parts_mut(vptr, vlen)
+        };
+        Some(Call { keys, ctl, value })
     }
 }
 
-fn value_buffer() -> &'static mut [u8] {
-    let (_, _, vptr, vlen) = BUFFERS.with(Cell::get);
-    if vptr.is_null() {
-        return &mut [];
-    }
-    // SAFETY: as for the key buffer; the key and value buffers do not overlap.
-    unsafe { std::slice::from_raw_parts_mut(vptr, vlen) }
-}
-
-/// Runs `f` on the store of the call's handle and its key; stores the result.
+/// Runs `f` on the store of the call's handle, with the call's buffers; stores the
+/// result. One thread-local lookup for all of it.
 #[inline]
-fn run(f: impl FnOnce(&Store, &[u8], &Control) -> i32) {
-    let Some((key, ctl)) = call() else { return };
-    ctl.result = on_store(ctl.handle, |t| f(t, key, ctl));
+fn run(f: impl FnOnce(&Store, &[u8], &Control, &mut [u8]) -> i32) {
+    THREAD.with(|t| {
+        let Some(c) = call_in(t) else { return };
+        let key = c.key();
+        let (ctl, value) = (c.ctl, c.value);
+        ctl.result = on_store(&t.stores, ctl.handle, |s| f(s, key, ctl, value));
+    });
 }
 
 /// The control word's value for a read's outcome.
@@ -206,7 +238,7 @@ pub fn fast_get() -> Result<()> {
 }
 
 pub(crate) fn get() {
-    run(|t, key, _| result(t.get_into(key, value_buffer())));
+    run(|t, key, _, out| result(t.get_into(key, out)));
 }
 
 /// Result: 1 if the key has a live value, 0 if not.
@@ -217,7 +249,7 @@ pub fn fast_has() -> Result<()> {
 }
 
 pub(crate) fn has() {
-    run(|t, key, _| t.has(key).map_or(FAST_SLOW, i32::from));
+    run(|t, key, _, _| t.has(key).map_or(FAST_SLOW, i32::from));
 }
 
 /// Result: 1 if a live entry was removed, 0 if not.
@@ -228,7 +260,7 @@ pub fn fast_delete() -> Result<()> {
 }
 
 pub(crate) fn delete() {
-    run(|t, key, _| t.delete(key).map_or(FAST_SLOW, i32::from));
+    run(|t, key, _, _| t.delete(key).map_or(FAST_SLOW, i32::from));
 }
 
 /// Stores the value in the value buffer (`value_len` bytes) under the key; result 0.
@@ -239,7 +271,7 @@ pub fn fast_put() -> Result<()> {
 }
 
 pub(crate) fn put() {
-    run(|t, key, ctl| {
+    run(|t, key, ctl, out| {
         let ttl = if ctl.ttl == -1.0 {
             Ttl::Default
         } else {
@@ -248,23 +280,23 @@ pub(crate) fn put() {
                 Err(_) => return FAST_SLOW,
             }
         };
-        let Some(value) = value_buffer().get(..ctl.value_len as usize) else {
+        let Some(value) = out.get(..ctl.value_len as usize) else {
             return FAST_SLOW;
         };
         t.put(key, value, ttl).map_or(FAST_SLOW, |()| 0)
     });
 }
 
-/// Runs `f` on the store of the call's handle, the whole key buffer (packed keys) and
-/// the count in `key_len`; stores the result.
+/// Runs `f` on the store of the call's handle, the whole key buffer (packed keys), the
+/// count in `key_len` and the value buffer; stores the result.
 #[inline]
-fn batch(f: impl FnOnce(&Store, &[u8], usize) -> i32) {
-    let Some((_, ctl)) = call() else { return };
-    let (kptr, klen, _, _) = BUFFERS.with(Cell::get);
-    // SAFETY: as in `call`; the keys lie before the control words.
-    let keys = unsafe { std::slice::from_raw_parts(kptr, klen - CONTROL_BYTES) };
-    let count = ctl.key_len as usize;
-    ctl.result = on_store(ctl.handle, |t| f(t, keys, count));
+fn batch(f: impl FnOnce(&Store, &[u8], usize, &mut [u8]) -> i32) {
+    THREAD.with(|t| {
+        let Some(c) = call_in(t) else { return };
+        let (keys, ctl, value) = (c.keys, c.ctl, c.value);
+        let count = ctl.key_len as usize;
+        ctl.result = on_store(&t.stores, ctl.handle, |s| f(s, keys, count, value));
+    });
 }
 
 /// Reads `key_len` keys (the control word is a count here), packed in the key buffer
@@ -277,7 +309,7 @@ pub fn fast_get_many() -> Result<()> {
 }
 
 pub(crate) fn get_many() {
-    batch(|t, keys, count| result(t.get_many_into(keys, count, value_buffer())));
+    batch(|t, keys, count, out| result(t.get_many_into(keys, count, out)));
 }
 
 /// Writes a batch of `key_len` entries, all or none, packed as `PutEntry::unpack`
@@ -291,7 +323,7 @@ pub fn fast_put_many() -> Result<()> {
 
 pub(crate) fn put_many() {
     batch(
-        |t, keys, count| match PutEntry::unpack(keys, count, value_buffer()) {
+        |t, keys, count, out| match PutEntry::unpack(keys, count, out) {
             Ok(entries) => t.put_many(&entries).map_or(FAST_SLOW, |()| 0),
             Err(_) => FAST_SLOW,
         },
@@ -300,7 +332,9 @@ pub(crate) fn put_many() {
 
 /// Sets the result control word (a fast call that panicked: FAST_SLOW).
 pub(crate) fn set_result(code: i32) {
-    if let Some((_, ctl)) = call() {
-        ctl.result = code;
-    }
+    THREAD.with(|t| {
+        if let Some(c) = call_in(t) {
+            c.ctl.result = code;
+        }
+    });
 }

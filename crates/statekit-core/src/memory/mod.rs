@@ -7,6 +7,7 @@ pub(crate) mod checkpoint;
 pub(crate) mod key_bytes;
 pub(crate) mod key_hash;
 pub(crate) mod logged;
+mod many;
 pub(crate) mod snapshot;
 mod tier;
 pub(crate) mod write;

@@ -40,7 +40,18 @@ impl Store {
     /// bytes. Writes to `out` one 4-byte little-endian length per key (-1 for a miss),
     /// then the values end to end, and returns the values' total bytes. The gets are
     /// counted only when everything fits.
+    ///
+    /// On the memory tier, one pass over the batch with one read lock per shard and
+    /// the loads of upcoming keys overlapped (see `memory/many.rs`).
     pub fn get_many_into(&self, keys: &[u8], count: usize, out: &mut [u8]) -> Result<Copied> {
+        match self {
+            Store::Memory(t) => t.get_many_into(keys, count, out),
+            Store::Sled(_) => self.get_many_into_each(keys, count, out),
+        }
+    }
+
+    /// [`Store::get_many_into`] one key at a time.
+    fn get_many_into_each(&self, keys: &[u8], count: usize, out: &mut [u8]) -> Result<Copied> {
         let head = count.checked_mul(4).filter(|&h| h <= out.len());
         let Some(head) = head else {
             return Ok(Copied::TooBig);
