@@ -3,10 +3,12 @@
 //! later record on every run, though the memory tier splits the blocks between
 //! threads; a tombstone or clear record in a full checkpoint is damage.
 
+use common::write_checkpoint;
 use statekit_core::{
-    CheckpointBuilder, CheckpointWriter, Compression, ErrorCode, Header, Kind, MemoryTier, Record,
-    SledOptions, SledTier, Ttl,
+    CheckpointBuilder, Compression, ErrorCode, Kind, MemoryTier, Record, SledOptions, SledTier, Ttl,
 };
+
+mod common;
 
 fn sled_in(dir: &std::path::Path) -> std::sync::Arc<SledTier> {
     let mut o = SledOptions::new(dir.join("db"));
@@ -68,24 +70,6 @@ fn a_key_that_expired_in_a_later_block_is_gone_on_both_tiers() {
     assert_eq!(sled.get(b"k").unwrap(), None);
 }
 
-/// Writes a checkpoint of `kind` holding `records`.
-fn write(path: &std::path::Path, kind: Kind, id: u64, base_id: u64, records: &[Record<'_>]) {
-    let header = Header {
-        kind,
-        compression: Compression::None,
-        id,
-        base_id,
-        created_at: 1,
-        entry_count: 0,
-        metadata: "{}".into(),
-    };
-    let mut w = CheckpointWriter::create(path, header).unwrap();
-    for r in records {
-        w.push(r).unwrap();
-    }
-    w.finish().unwrap();
-}
-
 #[test]
 fn a_tombstone_or_clear_in_a_full_checkpoint_is_damage_on_both_tiers() {
     let dir = tempfile::tempdir().unwrap();
@@ -95,9 +79,10 @@ fn a_tombstone_or_clear_in_a_full_checkpoint_is_damage_on_both_tiers() {
     {
         let path = dir.path().join(format!("bad-{i}.skc"));
         let base = 1000 + i as u64;
-        write(
+        write_checkpoint(
             &path,
             Kind::Full,
+            Compression::None,
             base,
             0,
             &[
@@ -111,9 +96,10 @@ fn a_tombstone_or_clear_in_a_full_checkpoint_is_damage_on_both_tiers() {
         );
         // Alone, and as the base of an incremental checkpoint.
         let inc = dir.path().join(format!("inc-{i}.skc"));
-        write(
+        write_checkpoint(
             &inc,
             Kind::Incremental,
+            Compression::None,
             base + 1000,
             base,
             &[Record::Put {
@@ -122,18 +108,25 @@ fn a_tombstone_or_clear_in_a_full_checkpoint_is_damage_on_both_tiers() {
                 value: b"v",
             }],
         );
-        let memory = MemoryTier::restore_from(&inc, Ttl::Never).err().unwrap();
-        assert_eq!(memory.code, ErrorCode::Corrupt, "{memory}");
-        let memory = MemoryTier::restore_from(&path, Ttl::Never).err().unwrap();
-        assert_eq!(memory.code, ErrorCode::Corrupt, "{memory}");
+        for restored in [&inc, &path] {
+            let memory = MemoryTier::restore_from(restored, Ttl::Never)
+                .err()
+                .unwrap();
+            assert_eq!(memory.code, ErrorCode::Corrupt, "{memory}");
+            assert!(memory.message.contains("full checkpoint"), "{memory}");
+        }
         let sled = sled_in(&dir.path().join(format!("s{i}")));
         sled.put(b"before", b"x", Ttl::Default).unwrap();
-        let err = sled.restore_from(&path).err().unwrap();
-        assert_eq!(err.code, ErrorCode::Corrupt, "{err}");
-        assert_eq!(
-            sled.get(b"before").unwrap().as_deref(),
-            Some(&b"x"[..]),
-            "untouched"
-        );
+        for restored in [&inc, &path] {
+            let err = sled.restore_from(restored).err().unwrap();
+            assert_eq!(err.code, ErrorCode::Corrupt, "{err}");
+            assert!(err.message.contains("full checkpoint"), "{err}");
+            assert_eq!(
+                sled.get(b"before").unwrap().as_deref(),
+                Some(&b"x"[..]),
+                "untouched"
+            );
+            assert_eq!(sled.get(b"later").unwrap(), None, "untouched");
+        }
     }
 }

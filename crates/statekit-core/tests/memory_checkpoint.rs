@@ -6,11 +6,13 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use statekit_core::{
-    write_cut, CheckpointRequest, CheckpointSummary, CheckpointWriter, Compression, Header,
-    KeyRange, Kind, MemoryTier, PutEntry, Record, Ttl,
+    write_cut, CheckpointRequest, CheckpointSummary, Compression, KeyRange, Kind, MemoryTier,
+    PutEntry, Record, Ttl,
 };
 
 use statekit_core::ErrorCode;
+
+mod common;
 
 fn req(path: &std::path::Path, kind: Kind) -> CheckpointRequest {
     CheckpointRequest {
@@ -227,44 +229,6 @@ fn a_chain_counts_each_expired_put_once_and_drops_the_base_value() {
     assert_eq!(r.get(b"k03").unwrap(), Some(b"base".to_vec()));
 }
 
-/// A full checkpoint written by hand, with the given records.
-fn full_file(path: &std::path::Path, records: &[Record<'_>]) {
-    let header = Header {
-        kind: Kind::Full,
-        compression: Compression::Lz4,
-        id: 42,
-        base_id: 0,
-        created_at: 1_700_000_000_000,
-        entry_count: 0,
-        metadata: "{}".into(),
-    };
-    let mut w = CheckpointWriter::create(path, header).unwrap();
-    for r in records {
-        w.push(r).unwrap();
-    }
-    w.finish().unwrap();
-}
-
-#[test]
-fn a_full_checkpoint_with_a_tombstone_or_clear_is_corrupt() {
-    let dir = tempfile::tempdir().unwrap();
-    for (i, bad) in [Record::Tombstone { key: b"a" }, Record::Clear]
-        .into_iter()
-        .enumerate()
-    {
-        let path = dir.path().join(format!("bad-{i}.skc"));
-        let put = Record::Put {
-            key: b"a",
-            expires_at: 0,
-            value: b"1",
-        };
-        full_file(&path, &[put, bad]);
-        let err = MemoryTier::restore_from(&path, Ttl::Never).err().unwrap();
-        assert_eq!(err.code, ErrorCode::Corrupt, "{}", err.message);
-        assert!(err.message.contains("full checkpoint"), "{}", err.message);
-    }
-}
-
 #[test]
 fn a_key_repeated_across_blocks_of_a_full_checkpoint_is_counted_once() {
     // Not what statekit writes, but a file can say it: sizes must stay exact, whichever
@@ -289,7 +253,7 @@ fn a_key_repeated_across_blocks_of_a_full_checkpoint_is_counted_once() {
             });
         }
     }
-    full_file(&path, &records);
+    common::write_checkpoint(&path, Kind::Full, Compression::Lz4, 42, 0, &records);
     let (r, _) = MemoryTier::restore_from(&path, Ttl::Never).unwrap();
     let same = MemoryTier::new(Ttl::Never);
     for (k, v) in dump(&r) {
