@@ -68,7 +68,9 @@ impl Queue {
         // with the notify below.
         drop(queue);
 
-        self.cv.notify_all();
+        // statekit: one job wakes one waiting thread (published sled woke every
+        // idle one, each to find the queue empty but one).
+        self.cv.notify_one();
 
         len
     }
