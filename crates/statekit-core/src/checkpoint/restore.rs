@@ -116,13 +116,16 @@ fn index_dir(path: &Path) -> HashMap<u64, (PathBuf, CheckpointInfo)> {
     out
 }
 
-/// Applies the chain of `path` to `target`, verifying every file as it is read.
-pub fn restore_into(path: &Path, target: &mut impl RestoreTarget) -> Result<RestoreSummary> {
-    let started = Instant::now();
-    let chain = chain_of(path)?;
+/// Applies `chain` (from [`chain_of`], base first) to `target`, verifying every file
+/// as it is read. `started` is when the restore began, for the summary's duration.
+pub fn restore_chain(
+    chain: &[(PathBuf, CheckpointInfo)],
+    started: Instant,
+    target: &mut impl RestoreTarget,
+) -> Result<RestoreSummary> {
     let mut expired = 0u64;
     let mut stored = 0u64;
-    for (file, info) in &chain {
+    for (file, info) in chain {
         let full = info.header.kind == Kind::Full;
         CheckpointReader::open(file)?.for_each(|rec| {
             if full && !matches!(rec, Record::Put { .. }) {
@@ -153,5 +156,5 @@ pub fn restore_into(path: &Path, target: &mut impl RestoreTarget) -> Result<Rest
             Ok(())
         })?;
     }
-    Ok(RestoreSummary::of_chain(&chain, stored, expired, started))
+    Ok(RestoreSummary::of_chain(chain, stored, expired, started))
 }

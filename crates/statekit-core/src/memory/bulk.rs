@@ -52,6 +52,9 @@ pub(crate) struct BulkLoader<'t> {
     now_ms: u64,
     /// Bytes held per shard, by this loader's records.
     bytes: Vec<u64>,
+    /// The shards this loader has stored into since it last emptied them: the tier is
+    /// built aside and a shard is written by one loader only, so the rest are empty.
+    touched: Vec<bool>,
     /// Puts that had expired by `now_ms`.
     pub expired: u64,
     /// Removal markers this loader left (see `forget`).
@@ -69,6 +72,7 @@ impl<'t> BulkLoader<'t> {
             version,
             now_ms,
             bytes: vec![0; SHARDS],
+            touched: vec![false; SHARDS],
             expired: 0,
             markers: 0,
             full: false,
@@ -190,10 +194,11 @@ impl<'t> BulkLoader<'t> {
         Ok(n)
     }
 
-    /// Empties this loader's shards (a clear record in a chain).
+    /// Empties this loader's shards (a clear record in a chain). Only the shards it
+    /// has stored into are locked: a chain of many clears costs no more than its puts.
     fn clear_own_shards(&mut self) {
         for (i, shard) in self.tier.map.shards().iter().enumerate() {
-            if self.share.owns(i) {
+            if std::mem::take(&mut self.touched[i]) {
                 shard.write().clear();
                 self.bytes[i] = 0;
             }
@@ -226,6 +231,7 @@ impl<'t> BulkLoader<'t> {
             if group.is_empty() {
                 continue;
             }
+            self.touched[shard] = true;
             let mut table = shards[shard].write();
             for p in group {
                 self.store(&mut table, shard, p)?;

@@ -2,6 +2,7 @@
 //! cuts by writer pre-images and a scan position, and restores into a new generation
 //! of trees switched in by one metadata write.
 
+mod clear;
 pub(crate) mod format;
 pub(crate) mod marker;
 pub(crate) mod open;
@@ -10,6 +11,7 @@ pub(crate) mod restore;
 pub(crate) mod snapshot;
 mod tier;
 
+pub(crate) use clear::clear_tree;
 pub use open::{SledMode, SledOptions, DEFAULT_FLUSH_EVERY_MS};
 pub use restore::SledRestoreClaim;
 pub use snapshot::SledSnapshot;

@@ -8,7 +8,7 @@ use std::path::Path;
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
 
-use crate::checkpoint::restore::{restore_into, RestoreSummary, RestoreTarget};
+use crate::checkpoint::restore::{chain_of, restore_chain, RestoreSummary, RestoreTarget};
 use crate::error::Result;
 use crate::sled::format::{encode_value, index_key, HEADER};
 use crate::sled::{commit_gen, open_trees, SledTier, Trees};
@@ -25,6 +25,10 @@ struct Target<'a> {
 
 impl Target<'_> {
     fn apply(&mut self) -> Result<()> {
+        if self.pending == 0 {
+            // An empty batch still costs sled a log write.
+            return Ok(());
+        }
         let index = std::mem::take(&mut self.index);
         let data = std::mem::take(&mut self.data);
         self.tier
@@ -68,8 +72,10 @@ impl RestoreTarget for Target<'_> {
 
     fn clear(&mut self) -> Result<()> {
         self.apply()?;
-        self.tier.guard("restoring", || self.trees.data.clear())?;
-        self.tier.guard("restoring", || self.trees.expiry.clear())
+        self.tier
+            .guard("restoring", || super::clear_tree(&self.trees.data))?;
+        self.tier
+            .guard("restoring", || super::clear_tree(&self.trees.expiry))
     }
 }
 
@@ -109,14 +115,18 @@ fn restore_claimed(tier: &Arc<SledTier>, path: &Path) -> Result<RestoreSummary> 
     if tier.faulted.load(Relaxed) {
         tier.recover_claimed()?;
     }
+    // A file that is not a checkpoint, or whose chain is incomplete, is refused before
+    // sled is touched.
+    let started = std::time::Instant::now();
+    let chain = chain_of(path)?;
     let (db, next_gen) = {
         let engine = tier.engine()?;
         (engine.db.clone(), engine.trees.gen + 1)
     };
     let next = open_trees(tier.path(), &db, next_gen)?;
     let built = (|| {
-        tier.guard("preparing a restore", || next.data.clear())?;
-        tier.guard("preparing a restore", || next.expiry.clear())?;
+        tier.guard("preparing a restore", || super::clear_tree(&next.data))?;
+        tier.guard("preparing a restore", || super::clear_tree(&next.expiry))?;
         let mut target = Target {
             tier,
             trees: &next,
@@ -125,7 +135,7 @@ fn restore_claimed(tier: &Arc<SledTier>, path: &Path) -> Result<RestoreSummary> 
             pending: 0,
             now_ms: tier.now_ms(),
         };
-        let summary = restore_into(path, &mut target)?;
+        let summary = restore_chain(&chain, started, &mut target)?;
         target.apply()?;
         let (mut n, mut bytes) = (0u64, 0u64);
         for item in next.data.iter() {

@@ -501,8 +501,8 @@ impl SledTier {
             }
         }
         self.snapshot.record_clear();
-        self.guard("clearing", || t.data.clear())?;
-        self.guard("clearing the expiry index", || t.expiry.clear())?;
+        self.guard("clearing", || super::clear_tree(&t.data))?;
+        self.guard("clearing the expiry index", || super::clear_tree(&t.expiry))?;
         self.entries.store(0, Relaxed);
         self.bytes.store(0, Relaxed);
         Ok(())
