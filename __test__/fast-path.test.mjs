@@ -114,6 +114,24 @@ test('a Buffer from getSync is its own copy: later reads do not change it', asyn
   await b.close()
 })
 
+test('reads copy out exactly their own bytes around the per-length views (16, 17, 1024, 1025 bytes), in any order', async (t) => {
+  const b = new MemoryBackend()
+  const lengths = [0, 1, 16, 17, 100, 1023, 1024, 1025, 4096, 100, 17, 1024]
+  // Each length its own content, so a view of another length or a stale copy shows.
+  const valueOf = (n, i) => Buffer.from(Array.from({ length: n }, (_, j) => (n * 7 + i * 13 + j) & 0xff))
+  lengths.forEach((n, i) => b.putSync(`k${i}`, valueOf(n, i)))
+  const target = Buffer.alloc(8192, 0xaa)
+  for (const order of [lengths.map((_, i) => i), lengths.map((_, i) => lengths.length - 1 - i)]) {
+    const got = order.map((i) => [i, b.getSync(`k${i}`)])
+    for (const [i, v] of got) t.true(v.equals(valueOf(lengths[i], i)), `getSync of ${lengths[i]} bytes`)
+    for (const i of order) {
+      t.is(b.getInto(`k${i}`, target), lengths[i])
+      t.true(target.subarray(0, lengths[i]).equals(valueOf(lengths[i], i)), `getInto of ${lengths[i]} bytes`)
+    }
+  }
+  await b.close()
+})
+
 test('putMany through the shared buffers: every entry shape, TTLs, all or nothing', async (t) => {
   const b = new MemoryBackend({ ttl: 60_000 })
   const entries = [

@@ -61,6 +61,19 @@ const VAL_F64 = new Float64Array(VAL_BUF.buffer, VAL_BUF.byteOffset, VALUE_BUFFE
 const ASCII_LOOP_CHARS = 64
 /** Values up to this many bytes are copied out with a loop rather than `set`. */
 const COPY_LOOP_BYTES = 16
+/** Values up to this many bytes are copied out of a view kept per length (see {@link valueView}). */
+const CACHED_VIEW_BYTES = 1024
+const VIEWS: (Uint8Array | undefined)[] = []
+
+/**
+ * The first `n` bytes of the shared value buffer as a `Uint8Array` view to copy from.
+ * Up to {@link CACHED_VIEW_BYTES}, one view per length is made once and kept: making
+ * a `subarray` for every read cost about 16 ns of a 100-byte `getSync`'s ~70 ns copy.
+ */
+function valueView(n: number): Uint8Array {
+  if (n > CACHED_VIEW_BYTES) return VAL_U8.subarray(0, n)
+  return (VIEWS[n] ??= VAL_U8.subarray(0, n))
+}
 
 /**
  * Writes `text` as UTF-8 at `pos` of a shared buffer, with at most `room` bytes;
@@ -155,7 +168,7 @@ export function takeValue(n: number): Buffer {
   if (n <= COPY_LOOP_BYTES) {
     for (let i = 0; i < n; i++) out[i] = VAL_U8[i]!
   } else {
-    out.set(VAL_U8.subarray(0, n))
+    out.set(valueView(n))
   }
   return out
 }
@@ -178,7 +191,7 @@ export function copyValueInto(n: number, target: Uint8Array): void {
   if (n <= COPY_LOOP_BYTES) {
     for (let i = 0; i < n; i++) target[i] = VAL_U8[i]!
   } else {
-    target.set(VAL_U8.subarray(0, n))
+    target.set(valueView(n))
   }
 }
 
