@@ -19,6 +19,7 @@ import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
+import { LRUCache } from 'lru-cache'
 import { accessOrder } from './lib/measure.mjs'
 import { measureLoops, statekitModule } from './lib/loop.mjs'
 import { fmt, machine, RESULTS, table } from './lib/report.mjs'
@@ -49,6 +50,8 @@ const C_VALUE_LEN = addon.CTL_VALUE_LEN
 const C_RESULT = addon.CTL_RESULT
 const CTL_TTL = new Float64Array(KEY_BUF.buffer, KEY_BUF.byteOffset + MAX_KEY + addon.CTL_TTL_OFFSET, 1)
 const KEY_U8 = new Uint8Array(KEY_BUF.buffer, KEY_BUF.byteOffset, MAX_KEY)
+/** A view of the value buffer's first 100 bytes made once, as `takeValue` keeps one per length. */
+const VIEW_100 = VAL_U8.subarray(0, 100)
 let sink = 0
 
 /** Writes an ASCII key with a loop, as the fast path does for short keys. */
@@ -159,6 +162,7 @@ for (const n of SIZES) {
     'result: allocUnsafe only': (j) => { const b = Buffer.allocUnsafe(100); sink ^= b.length + j },
     'result: allocUnsafe + set(subarray)': (j) => { const b = Buffer.allocUnsafe(100); b.set(VAL_BUF.subarray(0, 100)); sink ^= b[j & 63] },
     'result: allocUnsafe + set(Uint8Array subarray)': (j) => { const b = Buffer.allocUnsafe(100); b.set(VAL_U8.subarray(0, 100)); sink ^= b[j & 63] },
+    'result: allocUnsafe + set(cached view)': (j) => { const b = Buffer.allocUnsafe(100); b.set(VIEW_100); sink ^= b[j & 63] },
     'result: JS-loop copy': (j) => { const b = Buffer.allocUnsafe(100); for (let i = 0; i < 100; i++) b[i] = VAL_BUF[i]; sink ^= b[j & 63] },
     'result: string (latin1Slice)': (j) => { sink ^= VAL_BUF.latin1Slice(0, 100).length + j },
     'result: string (utf8Slice)': (j) => { sink ^= VAL_BUF.utf8Slice(0, 100).length + j },
@@ -171,13 +175,27 @@ for (const n of SIZES) {
     tasks['getInto'] = (j) => { sink ^= store.getInto(key(j), target) }
   }
   const r = await measureLoops(tasks, { rounds: ROUNDS, ops: OPS, samples: 1000 })
+  // The batches step by step, with the loops of single gets they replace (per key).
+  const lru = new LRUCache({ max: n * 2, ttl: TTL })
+  const map = new Map()
+  for (const k of keys) { lru.set(k, value); map.set(k, value) }
+  const batchHandle = handleOf(store, keys[0])
   const rb = await measureLoops(
     {
       'getMany (1000 keys)': (j) => { sink ^= store.getManySync(batches[j & 63]).length },
+      'getMany: fastKeys (pack keys)': (j) => { sink ^= native.fastKeys(batchHandle, batches[j & 63]) ? 1 : 0 },
+      'getMany: fastKeys + fastGetMany': (j) => { native.fastKeys(batchHandle, batches[j & 63]); native.fastGetMany(); sink ^= CTL[C_RESULT] },
+      'lru-cache get, loop over the batch': (j) => { const b = batches[j & 63]; for (let i = 0; i < BATCH; i++) sink ^= lru.get(b[i]).length },
+      'Map get, loop over the batch': (j) => { const b = batches[j & 63]; for (let i = 0; i < BATCH; i++) sink ^= map.get(b[i]).length },
       'putMany (1000 entries)': (j) => { store.putManySync(entries[j & 63]) },
+      'putMany: fastEntries (pack)': (j) => { sink ^= native.fastEntries(batchHandle, entries[j & 63]) ? 1 : 0 },
+      'putMany: fastEntries + fastPutMany': (j) => { native.fastEntries(batchHandle, entries[j & 63]); native.fastPutMany(); sink ^= CTL[C_RESULT] },
     },
     { rounds: ROUNDS, ops: Math.max(20, OPS / BATCH), samples: 100 },
   )
+  lru.clear()
+  map.clear()
+  const per = (name) => rb.get(name).ns / BATCH
   const t = (name) => r.get(name)?.ns ?? NaN
   // Rows that read a key subtract the loop with the key pick (at 1M keys the pick
   // itself misses cache); the others subtract the empty loop.
@@ -203,6 +221,7 @@ for (const n of SIZES) {
     ['get', 'result Buffer: `allocUnsafe` + `Buffer.copy` (a call into C++)', e('result: allocUnsafe + copy'), ''],
     ['get', 'result Buffer: `allocUnsafe` + `set(Buffer subarray)`', e('result: allocUnsafe + set(subarray)'), ''],
     ['get', 'result Buffer: `allocUnsafe` + `set(Uint8Array subarray)`', e('result: allocUnsafe + set(Uint8Array subarray)'), ''],
+    ['get', 'result Buffer: `allocUnsafe` + `set` from a view kept per length (what `getSync` does)', e('result: allocUnsafe + set(cached view)'), ''],
     ['get', 'result Buffer: `allocUnsafe` + JavaScript loop', e('result: JS-loop copy'), ''],
     ['get', 'result string: `latin1Slice` / `utf8Slice`', `${e('result: string (latin1Slice)')} / ${e('result: string (utf8Slice)')}`, ''],
     ['get', '**getSync, total**', `**${fmt(t('getSync') - base)}**`, ''],
@@ -214,11 +233,18 @@ for (const n of SIZES) {
     ['put', 'fastPut with TTL: call + insert', fmt(putCall), cgCell(cg.put)],
     ['put', '… of which insert (fastPut − floor)', fmt(putCall - floor), ''],
     ['put', '**putSync with TTL, total**', `**${fmt(t('putSync (TTL)') - base)}**`, ''],
-    ['getMany', '**getMany of 1000 keys, per key**', `**${fmt(rb.get('getMany (1000 keys)').ns / BATCH)}**`, cgCell(cg.getMany)],
-    ['putMany', '**putMany of 1000 entries, per entry**', `**${fmt(rb.get('putMany (1000 entries)').ns / BATCH)}**`, cgCell(cg.putMany)],
+    ['getMany', 'keys in: `fastKeys` (touch, then pack 1000 keys), per key', fmt(per('getMany: fastKeys (pack keys)')), ''],
+    ['getMany', 'fastGetMany: call + lookups + copies into the value buffer, per key', fmt(per('getMany: fastKeys + fastGetMany') - per('getMany: fastKeys (pack keys)')), cgCell(cg.getMany)],
+    ['getMany', 'results: `takeValues` (one copy, a `Buffer` view per value; the rest of the total), per key', fmt(per('getMany (1000 keys)') - per('getMany: fastKeys + fastGetMany')), ''],
+    ['getMany', '**getMany of 1000 keys, per key**', `**${fmt(per('getMany (1000 keys)'))}**`, ''],
+    ['getMany', 'peer: lru-cache `get` in a loop over the same keys, per key', fmt(per('lru-cache get, loop over the batch')), ''],
+    ['getMany', 'peer: `Map` `get` in a loop over the same keys, per key', fmt(per('Map get, loop over the batch')), ''],
+    ['putMany', 'entries in: `fastEntries` (touch, then pack keys, TTLs and values), per entry', fmt(per('putMany: fastEntries (pack)')), ''],
+    ['putMany', 'fastPutMany: call + inserts, per entry', fmt(per('putMany: fastEntries + fastPutMany') - per('putMany: fastEntries (pack)')), cgCell(cg.putMany)],
+    ['putMany', '**putMany of 1000 entries, per entry**', `**${fmt(per('putMany (1000 entries)'))}**`, ''],
   )
   sections.push(`## ${n.toLocaleString('en-US')} keys\n\n` + table(['operation', 'step', 'ns (median)', 'callgrind, per call (inside the addon)'], rows))
-  summary.push([n.toLocaleString('en-US'), fmt(t('getSync') - base), fmt(getCall), fmt(floor), fmt(t('putSync (TTL)') - base), fmt(putCall), fmt(rb.get('getMany (1000 keys)').ns / BATCH), fmt(rb.get('putMany (1000 entries)').ns / BATCH)])
+  summary.push([n.toLocaleString('en-US'), fmt(t('getSync') - base), fmt(getCall), fmt(floor), fmt(t('putSync (TTL)') - base), fmt(putCall), fmt(per('getMany (1000 keys)')), fmt(per('lru-cache get, loop over the batch')), fmt(per('putMany (1000 entries)'))])
   await store.close()
 }
 const md = [
@@ -228,7 +254,7 @@ const md = [
   '',
   `16-character ASCII keys, 100-byte values, uniform access, TTL on. Each step is a timed loop of ${OPS.toLocaleString('en-US')} operations, ${ROUNDS} alternating round(s), medians, minus the loop's own cost. The machine is shared: read the rows of one table against each other. Reproduce: \`node --expose-gc bench/breakdown.mjs --callgrind\`.`,
   '',
-  table(['keys', 'getSync', 'fastGet call', 'N-API floor', 'putSync (TTL)', 'fastPut call', 'getMany / key', 'putMany / entry'], summary),
+  table(['keys', 'getSync', 'fastGet call', 'N-API floor', 'putSync (TTL)', 'fastPut call', 'getMany / key', 'lru-cache get loop / key', 'putMany / entry'], summary),
   '',
   ...sections.flatMap((s) => [s, '']),
 ].join('\n')
