@@ -9,7 +9,9 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::SeqCst};
 use std::sync::Arc;
 use std::thread;
 
-use statekit_core::{CheckpointRequest, KeyRange, MemoryTier, PutEntry, SledOptions, Store, Ttl};
+mod common;
+
+use statekit_core::{CheckpointRequest, KeyRange, MemoryTier, SledOptions, Store, Ttl};
 
 const WRITERS: usize = 3;
 const BATCH_KEYS: usize = 24;
@@ -37,20 +39,13 @@ fn write_loop(store: Store, w: usize, log: Arc<Log>, stop: Arc<AtomicBool>) {
     let mut n = 0u64;
     while !stop.load(SeqCst) {
         n += 1;
-        let value = n.to_le_bytes();
-        let entries: Vec<PutEntry<'_>> = keys
-            .iter()
-            .map(|k| PutEntry {
-                key: k,
-                value: &value,
-                ttl: Ttl::Default,
-            })
-            .collect();
         log.started.store(n, SeqCst);
-        store.put_many(&entries).unwrap();
+        common::put_all(&store, &keys, n);
         log.done.store(n, SeqCst);
         log.single_started.store(n, SeqCst);
-        store.put(&single_key(w), &value, Ttl::Default).unwrap();
+        store
+            .put(&single_key(w), &n.to_le_bytes(), Ttl::Default)
+            .unwrap();
         log.single_done.store(n, SeqCst);
     }
 }

@@ -6,6 +6,8 @@ use std::sync::atomic::{AtomicBool, Ordering::SeqCst};
 use std::sync::Arc;
 use std::thread;
 
+mod common;
+
 use statekit_core::{Copied, ManualClock, MemoryTier, PutEntry, Store, Ttl, ENTRY_OVERHEAD};
 
 fn tier() -> (Arc<MemoryTier>, ManualClock) {
@@ -204,33 +206,19 @@ fn put_many_overwrites_in_place_or_not_and_counts_bytes() {
     assert_eq!(t.stats().memory_bytes, size(7));
 }
 
-/// Writes `n` under every key of `keys` in one `putMany`.
-fn put_all(store: &Store, keys: &[Vec<u8>], n: u64) {
-    let value = n.to_le_bytes();
-    let entries: Vec<PutEntry<'_>> = keys
-        .iter()
-        .map(|k| PutEntry {
-            key: k,
-            value: &value,
-            ttl: Ttl::Default,
-        })
-        .collect();
-    store.put_many(&entries).unwrap();
-}
-
 #[test]
 fn a_batch_read_sees_a_batch_write_whole() {
     let (t, _) = tier();
     let store = Store::Memory(Arc::clone(&t));
     let owned: Vec<Vec<u8>> = (0..300).map(key).collect();
-    put_all(&store, &owned, 0);
+    common::put_all(&store, &owned, 0);
     let stop = Arc::new(AtomicBool::new(false));
     let writer = {
         let (store, stop, owned) = (store.clone(), Arc::clone(&stop), owned.clone());
         thread::spawn(move || {
             let mut n = 1u64;
             while !stop.load(SeqCst) {
-                put_all(&store, &owned, n);
+                common::put_all(&store, &owned, n);
                 n += 1;
             }
             n

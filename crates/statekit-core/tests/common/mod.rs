@@ -1,9 +1,10 @@
 //! Helpers shared by the integration tests (each test file that needs them says
-//! `mod common;`).
+//! `mod common;`). Not every file uses every helper.
+#![allow(dead_code)]
 
 use std::path::Path;
 
-use statekit_core::{CheckpointWriter, Compression, Header, Kind, Record};
+use statekit_core::{CheckpointWriter, Compression, Header, Kind, PutEntry, Record, Store, Ttl};
 
 /// Writes a checkpoint by hand: a header of `kind`, `compression`, `id` and `base_id`,
 /// then `records` exactly as given, including ones statekit's own checkpoints never
@@ -30,4 +31,18 @@ pub fn write_checkpoint(
         w.push(r).unwrap();
     }
     w.finish().unwrap();
+}
+
+/// Writes `n` (little-endian) under every key of `keys` in one `putMany`.
+pub fn put_all(store: &Store, keys: &[Vec<u8>], n: u64) {
+    let value = n.to_le_bytes();
+    let entries: Vec<PutEntry<'_>> = keys
+        .iter()
+        .map(|k| PutEntry {
+            key: k,
+            value: &value,
+            ttl: Ttl::Default,
+        })
+        .collect();
+    store.put_many(&entries).unwrap();
 }
