@@ -149,6 +149,15 @@ for (const n of SIZES) {
   const batches = Array.from({ length: 64 }, () => Array.from({ length: BATCH }, () => keys[Math.floor(Math.random() * n)]))
   const entries = batches.map((b) => b.map((k) => [k, value]))
   const key = (j) => keys[order[j & mask]]
+  // The same keys three ways: the template literals the store was filled with (ropes:
+  // a header and the characters in a second object), flat copies of them, and a key
+  // built anew for each call, as a service builds it from a request.
+  const flat = keys.map((k) => Buffer.from(k, 'latin1').toString('latin1'))
+  const flatKey = (j) => flat[order[j & mask]]
+  const built = (j) => `key:${String(order[j & mask]).padStart(11, '0')}`
+  const lruSame = new LRUCache({ max: n * 2, ttl: TTL })
+  const lruFlat = new LRUCache({ max: n * 2, ttl: TTL })
+  for (let i = 0; i < n; i++) { lruSame.set(keys[i], value); lruFlat.set(flat[i], value) }
   const tasks = {
     'empty loop': (j) => { sink ^= j },
     'loop and key pick': (j) => { sink ^= key(j).length },
@@ -167,6 +176,13 @@ for (const n of SIZES) {
     'result: string (latin1Slice)': (j) => { sink ^= VAL_BUF.latin1Slice(0, 100).length + j },
     'result: string (utf8Slice)': (j) => { sink ^= VAL_BUF.utf8Slice(0, 100).length + j },
     'getSync': (j) => { sink ^= store.getSync(key(j)).length },
+    'key: JS loop, flat key': (j) => { sink ^= asciiKey(flatKey(j)) },
+    'key built per call': (j) => { sink ^= built(j).length },
+    'getSync, flat key': (j) => { sink ^= store.getSync(flatKey(j)).length },
+    'getSync, key built per call': (j) => { sink ^= store.getSync(built(j)).length },
+    'lru-cache get': (j) => { sink ^= lruSame.get(key(j)).length },
+    'lru-cache get, flat key': (j) => { sink ^= lruFlat.get(flatKey(j)).length },
+    'lru-cache get, key built per call': (j) => { sink ^= lruSame.get(built(j)).length },
     'putSync (TTL)': (j) => { store.putSync(key(j), value, { ttl: TTL }) },
   }
   if (typeof store.getString === 'function') tasks['getString'] = (j) => { sink ^= store.getString(key(j)).length }
@@ -175,6 +191,8 @@ for (const n of SIZES) {
     tasks['getInto'] = (j) => { sink ^= store.getInto(key(j), target) }
   }
   const r = await measureLoops(tasks, { rounds: ROUNDS, ops: OPS, samples: 1000 })
+  lruSame.clear()
+  lruFlat.clear()
   // The batches step by step, with the loops of single gets they replace (per key).
   const lru = new LRUCache({ max: n * 2, ttl: TTL })
   const map = new Map()
@@ -226,6 +244,12 @@ for (const n of SIZES) {
     ['get', 'result string: `latin1Slice` / `utf8Slice`', `${e('result: string (latin1Slice)')} / ${e('result: string (utf8Slice)')}`, ''],
     ['get', '**getSync, total**', `**${fmt(t('getSync') - base)}**`, ''],
   ]
+  rows.push(
+    ['get, key strings', 'key encoding: JavaScript loop, rope key / flat key', `${fmt(keyJs)} / ${fmt(t('key: JS loop, flat key') - base)}`, ''],
+    ['get, key strings', 'building a key for the call (template literal)', fmt(t('key built per call') - base), ''],
+    ['get, key strings', 'getSync: rope key (as above) / flat key / key built per call', `${fmt(t('getSync') - base)} / ${fmt(t('getSync, flat key') - base)} / ${fmt(t('getSync, key built per call') - base)}`, ''],
+    ['get, key strings', 'lru-cache `get`: rope key / flat key / key built per call', `${fmt(t('lru-cache get') - base)} / ${fmt(t('lru-cache get, flat key') - base)} / ${fmt(t('lru-cache get, key built per call') - base)}`, ''],
+  )
   if (r.has('getString')) rows.push(['get', '**getString, total**', `**${fmt(t('getString') - base)}**`, ''])
   if (r.has('getInto')) rows.push(['get', '**getInto, total**', `**${fmt(t('getInto') - base)}**`, ''])
   rows.push(

@@ -1,0 +1,330 @@
+//! Measures whether another slot layout would make the memory tier's lookups cheaper,
+//! before anyone rewrites the tier for it. Three layouts of 256 shards of hashbrown
+//! tables, each read under its shard's read lock (DashMap's lock, as the tier's reads
+//! take it), filled with the same keys in the same order:
+//!
+//! - `inline64`, the tier's layout: a 64-byte slot with the key inline (up to 22 bytes)
+//!   beside the expiry, version and checkpoint pointer; the value in an allocation of
+//!   its own;
+//! - `node8`: an 8-byte slot pointing to one allocation with the header, the key and
+//!   the value (the tables become small enough to stay in cache at 1M keys);
+//! - `tag24`: a 24-byte slot (key and value lengths, expiry, pointer) with the key and
+//!   the value in one allocation.
+//!
+//! Each lookup hashes the key, takes the shard's read lock, finds the key, checks the
+//! expiry and copies the 100-byte value out, as a `getSync` does. Random keys, 1,048,576
+//! lookups a round, rounds alternating the order of the tasks, medians of 7. A
+//! fourth task runs the `inline64` lookups with no lock, to show what the lock's two
+//! atomic instructions (full fences on x86) cost: with them, one lookup's cache misses
+//! cannot overlap the next one's; a fifth adds a shared hit counter's atomic add after
+//! the lock is released, as the tier counts its gets.
+//!
+//! `cargo run --release -p statekit-core --example slot_layout -- [N ...]`
+//! (default: 1000 100000 1000000 keys).
+
+use std::alloc::{alloc, dealloc, Layout};
+use std::hint::black_box;
+use std::ptr::NonNull;
+use std::time::Instant;
+
+use dashmap::RwLock;
+use hashbrown::raw::RawTable;
+use xxhash_rust::xxh3::xxh3_64_with_seed;
+
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+const SHARDS: usize = 256;
+const ROUNDS: usize = 7;
+const LOOKUPS: usize = 1 << 20;
+const VALUE: usize = 100;
+
+/// The tier's slot today: key inline, then the entry (value box, expiry, version, prev).
+struct Inline64 {
+    len: u8,
+    key: [u8; 23],
+    value: Option<Box<[u8]>>,
+    expires_at: u64,
+    _version: u64,
+    _prev: Option<Box<u64>>,
+}
+
+/// One allocation: a 40-byte header (expiry, version, prev, key and value lengths),
+/// then the key, then the value.
+struct Node(NonNull<u8>);
+
+const HEADER: usize = 40;
+
+impl Node {
+    fn new(key: &[u8], value: &[u8]) -> Node {
+        let layout = Self::layout(key.len(), value.len());
+        // SAFETY: the layout is not zero-sized; every header field is written before use.
+        unsafe {
+            let p = alloc(layout);
+            let Some(nn) = NonNull::new(p) else {
+                std::alloc::handle_alloc_error(layout)
+            };
+            (p as *mut u64).write(u64::MAX);
+            (p.add(8) as *mut u64).write(1);
+            (p.add(16) as *mut usize).write(0);
+            (p.add(24) as *mut u32).write(key.len() as u32);
+            (p.add(28) as *mut u32).write(value.len() as u32);
+            std::ptr::copy_nonoverlapping(key.as_ptr(), p.add(HEADER), key.len());
+            std::ptr::copy_nonoverlapping(value.as_ptr(), p.add(HEADER + key.len()), value.len());
+            Node(nn)
+        }
+    }
+
+    fn layout(key: usize, value: usize) -> Layout {
+        Layout::from_size_align(HEADER + key + value, 8).expect("a small layout")
+    }
+
+    fn lens(&self) -> (usize, usize) {
+        // SAFETY: the header was written by `new`.
+        unsafe {
+            let p = self.0.as_ptr();
+            (
+                (p.add(24) as *const u32).read() as usize,
+                (p.add(28) as *const u32).read() as usize,
+            )
+        }
+    }
+
+    #[inline]
+    fn key(&self) -> &[u8] {
+        let (k, _) = self.lens();
+        // SAFETY: the key's bytes follow the header.
+        unsafe { std::slice::from_raw_parts(self.0.as_ptr().add(HEADER), k) }
+    }
+
+    #[inline]
+    fn value(&self) -> &[u8] {
+        let (k, v) = self.lens();
+        // SAFETY: the value's bytes follow the key.
+        unsafe { std::slice::from_raw_parts(self.0.as_ptr().add(HEADER + k), v) }
+    }
+
+    #[inline]
+    fn expires_at(&self) -> u64 {
+        // SAFETY: the header's first word.
+        unsafe { (self.0.as_ptr() as *const u64).read() }
+    }
+}
+
+impl Drop for Node {
+    fn drop(&mut self) {
+        let (k, v) = self.lens();
+        // SAFETY: allocated by `new` with this layout.
+        unsafe { dealloc(self.0.as_ptr(), Self::layout(k, v)) }
+    }
+}
+
+/// A 24-byte slot: lengths, expiry, and a pointer to the key and the value.
+struct Tag24 {
+    lens: u64,
+    expires_at: u64,
+    bytes: Box<[u8]>,
+}
+
+impl Tag24 {
+    #[inline]
+    fn key(&self) -> &[u8] {
+        &self.bytes[..(self.lens & 0xffff) as usize]
+    }
+
+    #[inline]
+    fn value(&self) -> &[u8] {
+        &self.bytes[(self.lens & 0xffff) as usize..]
+    }
+}
+
+type Shards<T> = Vec<RwLock<RawTable<T>>>;
+
+fn shards<T>() -> Shards<T> {
+    (0..SHARDS).map(|_| RwLock::new(RawTable::new())).collect()
+}
+
+fn hash(key: &[u8]) -> u64 {
+    xxh3_64_with_seed(key, 0x5eed)
+}
+
+fn shard_of(h: u64) -> usize {
+    ((h << 7) >> 56) as usize
+}
+
+/// Times `LOOKUPS` lookups of random keys; ns per lookup.
+fn time(order: &[usize], mut lookup: impl FnMut(usize) -> usize) -> f64 {
+    let t0 = Instant::now();
+    let mut sum = 0usize;
+    for &i in order {
+        sum = sum.wrapping_add(lookup(i));
+    }
+    black_box(sum);
+    t0.elapsed().as_nanos() as f64 / order.len() as f64
+}
+
+/// Copies a value out, as the fast path copies it into the shared value buffer.
+#[inline]
+fn copy(v: &[u8]) -> usize {
+    let mut out = [0u8; VALUE];
+    out[..v.len()].copy_from_slice(v);
+    black_box(&out);
+    v.len()
+}
+
+fn median(mut xs: Vec<f64>) -> f64 {
+    xs.sort_by(f64::total_cmp);
+    xs[xs.len() / 2]
+}
+
+fn run(n: usize) {
+    let keys: Vec<Vec<u8>> = (0..n)
+        .map(|i| format!("key:{i:011}").into_bytes())
+        .collect();
+    let value = vec![0x76u8; VALUE];
+    let inline: Shards<Inline64> = shards();
+    let node: Shards<Node> = shards();
+    let tag: Shards<Tag24> = shards();
+    // Filled key by key, all three at once, so their allocations interleave as a real
+    // fill's keys and values do.
+    for k in &keys {
+        let h = hash(k);
+        let s = shard_of(h);
+        let mut key = [0u8; 23];
+        key[..k.len()].copy_from_slice(k);
+        let slot = Inline64 {
+            len: k.len() as u8,
+            key,
+            value: Some(value.clone().into_boxed_slice()),
+            expires_at: u64::MAX,
+            _version: 1,
+            _prev: None,
+        };
+        inline[s]
+            .write()
+            .insert(h, slot, |e| hash(&e.key[..e.len as usize]));
+        node[s]
+            .write()
+            .insert(h, Node::new(k, &value), |e| hash(e.key()));
+        let bytes: Box<[u8]> = [k.as_slice(), &value].concat().into();
+        let slot = Tag24 {
+            lens: k.len() as u64 | ((VALUE as u64) << 32),
+            expires_at: u64::MAX,
+            bytes,
+        };
+        tag[s].write().insert(h, slot, |e| hash(e.key()));
+    }
+    let mut x = 0x9e37_79b9_7f4a_7c15u64;
+    let order: Vec<usize> = (0..LOOKUPS)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            (x % n as u64) as usize
+        })
+        .collect();
+    let now = 5u64;
+    let hits = std::sync::atomic::AtomicU64::new(0);
+    type Lookup<'a> = Box<dyn FnMut(usize) -> usize + 'a>;
+    let mut results: Vec<(&str, Vec<f64>)> = Vec::new();
+    for round in 0..ROUNDS {
+        let mut tasks: Vec<(&str, Lookup<'_>)> = vec![
+            (
+                "inline64, locked",
+                Box::new(|i| {
+                    let k = &keys[i];
+                    let h = hash(k);
+                    let t = inline[shard_of(h)].read();
+                    let e = t.get(h, |e| &e.key[..e.len as usize] == k.as_slice());
+                    match e {
+                        Some(e) if e.expires_at > now => e.value.as_deref().map_or(0, copy),
+                        _ => 0,
+                    }
+                }),
+            ),
+            (
+                "node8, locked",
+                Box::new(|i| {
+                    let k = &keys[i];
+                    let h = hash(k);
+                    let t = node[shard_of(h)].read();
+                    match t.get(h, |e| e.key() == k.as_slice()) {
+                        Some(e) if e.expires_at() > now => copy(e.value()),
+                        _ => 0,
+                    }
+                }),
+            ),
+            (
+                "tag24, locked",
+                Box::new(|i| {
+                    let k = &keys[i];
+                    let h = hash(k);
+                    let t = tag[shard_of(h)].read();
+                    match t.get(h, |e| e.key() == k.as_slice()) {
+                        Some(e) if e.expires_at > now => copy(e.value()),
+                        _ => 0,
+                    }
+                }),
+            ),
+            (
+                "inline64, counted",
+                Box::new(|i| {
+                    let k = &keys[i];
+                    let h = hash(k);
+                    let t = inline[shard_of(h)].read();
+                    let e = t.get(h, |e| &e.key[..e.len as usize] == k.as_slice());
+                    let r = match e {
+                        Some(e) if e.expires_at > now => e.value.as_deref().map_or(0, copy),
+                        _ => 0,
+                    };
+                    drop(t);
+                    hits.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    r
+                }),
+            ),
+            (
+                "inline64, no lock",
+                Box::new(|i| {
+                    let k = &keys[i];
+                    let h = hash(k);
+                    // SAFETY: no thread writes while this runs.
+                    let t = unsafe { &*inline[shard_of(h)].data_ptr() };
+                    let e = t.get(h, |e| &e.key[..e.len as usize] == k.as_slice());
+                    match e {
+                        Some(e) if e.expires_at > now => e.value.as_deref().map_or(0, copy),
+                        _ => 0,
+                    }
+                }),
+            ),
+        ];
+        if round % 2 == 1 {
+            tasks.reverse();
+        }
+        for (name, f) in tasks.iter_mut() {
+            let ns = time(&order, f);
+            match results.iter_mut().find(|(n, _)| n == name) {
+                Some((_, xs)) => xs.push(ns),
+                None => results.push((name, vec![ns])),
+            }
+        }
+    }
+    results.sort_by_key(|(name, _)| *name);
+    for (name, xs) in results {
+        println!("{n:>9} keys  {name:<19} {:>7.1} ns", median(xs));
+    }
+}
+
+fn main() {
+    let sizes: Vec<usize> = std::env::args()
+        .skip(1)
+        .filter_map(|a| a.parse().ok())
+        .collect();
+    let sizes = if sizes.is_empty() {
+        vec![1_000, 100_000, 1_000_000]
+    } else {
+        sizes
+    };
+    for n in sizes {
+        run(n);
+    }
+}
