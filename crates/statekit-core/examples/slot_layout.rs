@@ -1,5 +1,5 @@
 //! Measures whether another slot layout would make the memory tier's lookups cheaper,
-//! before anyone rewrites the tier for it. Three layouts of 256 shards of hashbrown
+//! before anyone rewrites the tier for it. Four layouts of 256 shards of hashbrown
 //! tables, each read under its shard's read lock (DashMap's lock, as the tier's reads
 //! take it), filled with the same keys in the same order:
 //!
@@ -9,18 +9,21 @@
 //! - `node8`: an 8-byte slot pointing to one allocation with the header, the key and
 //!   the value (the tables become small enough to stay in cache at 1M keys);
 //! - `tag24`: a 24-byte slot (key and value lengths, expiry, pointer) with the key and
-//!   the value in one allocation.
+//!   the value in one allocation;
+//! - `value-inline`: the tier's slot with the value inline instead of its pointer, for
+//!   values of up to 100 bytes (the benchmark's size): a 152-byte slot.
 //!
 //! Each lookup hashes the key, takes the shard's read lock, finds the key, checks the
 //! expiry and copies the 100-byte value out, as a `getSync` does. Random keys, 1,048,576
-//! lookups a round, rounds alternating the order of the tasks, medians of 7. A
-//! fourth task runs the `inline64` lookups with no lock, to show what the lock's two
-//! atomic instructions (full fences on x86) cost: with them, one lookup's cache misses
-//! cannot overlap the next one's; a fifth adds a shared hit counter's atomic add after
-//! the lock is released, as the tier counts its gets.
+//! lookups a round, rounds alternating the order of the tasks, medians of 7. One more
+//! task runs the `inline64` lookups with no lock, to show what the lock's two atomic
+//! instructions (full fences on x86) cost: with them, one lookup's cache misses cannot
+//! overlap the next one's; another adds a shared hit counter's atomic add after the
+//! lock is released, as the tier counts its gets.
 //!
 //! `cargo run --release -p statekit-core --example slot_layout -- [N ...]`
-//! (default: 1000 100000 1000000 keys).
+//! (default: 1000 100000 1000000 keys); `-- --rss LAYOUT N` fills one layout alone and
+//! prints the resident memory it takes per entry.
 
 use std::alloc::{alloc, dealloc, Layout};
 use std::hint::black_box;
@@ -138,6 +141,20 @@ impl Tag24 {
     }
 }
 
+/// The value bytes a `value-inline` slot holds.
+const INLINE_VALUE: usize = 100;
+
+/// The tier's slot with the value inline instead of its pointer: 152 bytes.
+struct ValueInline {
+    len: u8,
+    key: [u8; 23],
+    expires_at: u64,
+    _version: u64,
+    _prev: Option<Box<u64>>,
+    value_len: u32,
+    value: [u8; INLINE_VALUE],
+}
+
 type Shards<T> = Vec<RwLock<RawTable<T>>>;
 
 fn shards<T>() -> Shards<T> {
@@ -177,42 +194,125 @@ fn median(mut xs: Vec<f64>) -> f64 {
     xs[xs.len() / 2]
 }
 
-fn run(n: usize) {
-    let keys: Vec<Vec<u8>> = (0..n)
+fn keys_of(n: usize) -> Vec<Vec<u8>> {
+    (0..n)
         .map(|i| format!("key:{i:011}").into_bytes())
-        .collect();
+        .collect()
+}
+
+fn inline_key(k: &[u8]) -> [u8; 23] {
+    let mut key = [0u8; 23];
+    key[..k.len()].copy_from_slice(k);
+    key
+}
+
+fn put_inline64(t: &Shards<Inline64>, k: &[u8], value: &[u8]) {
+    let h = hash(k);
+    let slot = Inline64 {
+        len: k.len() as u8,
+        key: inline_key(k),
+        value: Some(value.into()),
+        expires_at: u64::MAX,
+        _version: 1,
+        _prev: None,
+    };
+    t[shard_of(h)]
+        .write()
+        .insert(h, slot, |e| hash(&e.key[..e.len as usize]));
+}
+
+fn put_node8(t: &Shards<Node>, k: &[u8], value: &[u8]) {
+    let h = hash(k);
+    t[shard_of(h)]
+        .write()
+        .insert(h, Node::new(k, value), |e| hash(e.key()));
+}
+
+fn put_tag24(t: &Shards<Tag24>, k: &[u8], value: &[u8]) {
+    let h = hash(k);
+    let slot = Tag24 {
+        lens: k.len() as u64 | ((value.len() as u64) << 32),
+        expires_at: u64::MAX,
+        bytes: [k, value].concat().into(),
+    };
+    t[shard_of(h)].write().insert(h, slot, |e| hash(e.key()));
+}
+
+fn put_value_inline(t: &Shards<ValueInline>, k: &[u8], value: &[u8]) {
+    let h = hash(k);
+    let mut v = [0u8; INLINE_VALUE];
+    v[..value.len()].copy_from_slice(value);
+    let slot = ValueInline {
+        len: k.len() as u8,
+        key: inline_key(k),
+        expires_at: u64::MAX,
+        _version: 1,
+        _prev: None,
+        value_len: value.len() as u32,
+        value: v,
+    };
+    t[shard_of(h)]
+        .write()
+        .insert(h, slot, |e| hash(&e.key[..e.len as usize]));
+}
+
+/// Resident memory of the process, in bytes.
+fn rss_bytes() -> u64 {
+    let statm = std::fs::read_to_string("/proc/self/statm").unwrap_or_default();
+    let pages: u64 = statm
+        .split_whitespace()
+        .nth(1)
+        .and_then(|p| p.parse().ok())
+        .unwrap_or(0);
+    pages * 4096
+}
+
+/// `--rss LAYOUT N`: fills one layout alone and prints its resident bytes per entry.
+fn rss(layout: &str, n: usize) {
+    let keys = keys_of(n);
+    let value = vec![0x76u8; VALUE];
+    let before = rss_bytes();
+    let held: Box<dyn std::any::Any> = match layout {
+        "inline64" => {
+            let t = shards();
+            keys.iter().for_each(|k| put_inline64(&t, k, &value));
+            Box::new(t)
+        }
+        "node8" => {
+            let t = shards();
+            keys.iter().for_each(|k| put_node8(&t, k, &value));
+            Box::new(t)
+        }
+        "tag24" => {
+            let t = shards();
+            keys.iter().for_each(|k| put_tag24(&t, k, &value));
+            Box::new(t)
+        }
+        _ => {
+            let t = shards();
+            keys.iter().for_each(|k| put_value_inline(&t, k, &value));
+            Box::new(t)
+        }
+    };
+    let per = (rss_bytes() - before) as f64 / n as f64;
+    black_box(&held);
+    println!("{n:>9} keys  {layout:<19} {per:>7.1} bytes per entry (resident)");
+}
+
+fn run(n: usize) {
+    let keys = keys_of(n);
     let value = vec![0x76u8; VALUE];
     let inline: Shards<Inline64> = shards();
     let node: Shards<Node> = shards();
     let tag: Shards<Tag24> = shards();
-    // Filled key by key, all three at once, so their allocations interleave as a real
-    // fill's keys and values do.
+    let valin: Shards<ValueInline> = shards();
+    // Filled key by key, all at once, so their allocations interleave as a real fill's
+    // keys and values do.
     for k in &keys {
-        let h = hash(k);
-        let s = shard_of(h);
-        let mut key = [0u8; 23];
-        key[..k.len()].copy_from_slice(k);
-        let slot = Inline64 {
-            len: k.len() as u8,
-            key,
-            value: Some(value.clone().into_boxed_slice()),
-            expires_at: u64::MAX,
-            _version: 1,
-            _prev: None,
-        };
-        inline[s]
-            .write()
-            .insert(h, slot, |e| hash(&e.key[..e.len as usize]));
-        node[s]
-            .write()
-            .insert(h, Node::new(k, &value), |e| hash(e.key()));
-        let bytes: Box<[u8]> = [k.as_slice(), &value].concat().into();
-        let slot = Tag24 {
-            lens: k.len() as u64 | ((VALUE as u64) << 32),
-            expires_at: u64::MAX,
-            bytes,
-        };
-        tag[s].write().insert(h, slot, |e| hash(e.key()));
+        put_inline64(&inline, k, &value);
+        put_node8(&node, k, &value);
+        put_tag24(&tag, k, &value);
+        put_value_inline(&valin, k, &value);
     }
     let mut x = 0x9e37_79b9_7f4a_7c15u64;
     let order: Vec<usize> = (0..LOOKUPS)
@@ -267,6 +367,19 @@ fn run(n: usize) {
                 }),
             ),
             (
+                "value-inline, locked",
+                Box::new(|i| {
+                    let k = &keys[i];
+                    let h = hash(k);
+                    let t = valin[shard_of(h)].read();
+                    let e = t.get(h, |e| &e.key[..e.len as usize] == k.as_slice());
+                    match e {
+                        Some(e) if e.expires_at > now => copy(&e.value[..e.value_len as usize]),
+                        _ => 0,
+                    }
+                }),
+            ),
+            (
                 "inline64, counted",
                 Box::new(|i| {
                     let k = &keys[i];
@@ -315,6 +428,15 @@ fn run(n: usize) {
 }
 
 fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    if args.get(1).is_some_and(|a| a == "--rss") {
+        let n = args
+            .get(3)
+            .and_then(|n| n.parse().ok())
+            .unwrap_or(1_000_000);
+        rss(args.get(2).map_or("inline64", String::as_str), n);
+        return;
+    }
     let sizes: Vec<usize> = std::env::args()
         .skip(1)
         .filter_map(|a| a.parse().ok())
