@@ -22,8 +22,10 @@
 //! lock is released, as the tier counts its gets.
 //!
 //! `cargo run --release -p statekit-core --example slot_layout -- [N ...]`
-//! (default: 1000 100000 1000000 keys); `-- --rss LAYOUT N` fills one layout alone and
-//! prints the resident memory it takes per entry.
+//! (default: 1000 100000 1000000 keys); `-- --rss LAYOUT N` fills one layout alone,
+//! prints the resident memory it takes per entry, and runs one round of lookups on it
+//! (`one_round`, for `valgrind --tool=callgrind --cache-sim=yes
+//! --toggle-collect='*one_round*'` to count the cache misses of each layout).
 
 use std::alloc::{alloc, dealloc, Layout};
 use std::hint::black_box;
@@ -267,36 +269,98 @@ fn rss_bytes() -> u64 {
     pages * 4096
 }
 
-/// `--rss LAYOUT N`: fills one layout alone and prints its resident bytes per entry.
-fn rss(layout: &str, n: usize) {
+/// The expiry the lookups check against.
+const NOW: u64 = 5;
+
+fn get_inline64(t: &RawTable<Inline64>, h: u64, k: &[u8]) -> usize {
+    match t.get(h, |e| &e.key[..e.len as usize] == k) {
+        Some(e) if e.expires_at > NOW => e.value.as_deref().map_or(0, copy),
+        _ => 0,
+    }
+}
+
+fn get_node8(t: &RawTable<Node>, h: u64, k: &[u8]) -> usize {
+    match t.get(h, |e| e.key() == k) {
+        Some(e) if e.expires_at() > NOW => copy(e.value()),
+        _ => 0,
+    }
+}
+
+fn get_tag24(t: &RawTable<Tag24>, h: u64, k: &[u8]) -> usize {
+    match t.get(h, |e| e.key() == k) {
+        Some(e) if e.expires_at > NOW => copy(e.value()),
+        _ => 0,
+    }
+}
+
+fn get_value_inline(t: &RawTable<ValueInline>, h: u64, k: &[u8]) -> usize {
+    match t.get(h, |e| &e.key[..e.len as usize] == k) {
+        Some(e) if e.expires_at > NOW => copy(&e.value[..e.value_len as usize]),
+        _ => 0,
+    }
+}
+
+/// A lookup under the shard's read lock.
+#[inline]
+fn locked<T>(t: &Shards<T>, k: &[u8], get: fn(&RawTable<T>, u64, &[u8]) -> usize) -> usize {
+    let h = hash(k);
+    get(&t[shard_of(h)].read(), h, k)
+}
+
+/// Random key indexes, the same for every task.
+fn order_of(n: usize) -> Vec<usize> {
+    let mut x = 0x9e37_79b9_7f4a_7c15u64;
+    (0..LOOKUPS)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            (x % n as u64) as usize
+        })
+        .collect()
+}
+
+/// One round of lookups, in a function of its own so that
+/// `valgrind --tool=callgrind --toggle-collect='*one_round*'` counts only them.
+#[inline(never)]
+fn one_round<T>(
+    t: &Shards<T>,
+    keys: &[Vec<u8>],
+    order: &[usize],
+    get: fn(&RawTable<T>, u64, &[u8]) -> usize,
+) -> usize {
+    order
+        .iter()
+        .fold(0usize, |sum, &i| sum.wrapping_add(locked(t, &keys[i], get)))
+}
+
+/// Fills one layout alone; prints the resident memory it took per entry, then runs one
+/// round of lookups on it (for callgrind's cache simulation).
+fn alone<T>(
+    layout: &str,
+    n: usize,
+    put: fn(&Shards<T>, &[u8], &[u8]),
+    get: fn(&RawTable<T>, u64, &[u8]) -> usize,
+) {
     let keys = keys_of(n);
     let value = vec![0x76u8; VALUE];
+    let order = order_of(n);
     let before = rss_bytes();
-    let held: Box<dyn std::any::Any> = match layout {
-        "inline64" => {
-            let t = shards();
-            keys.iter().for_each(|k| put_inline64(&t, k, &value));
-            Box::new(t)
-        }
-        "node8" => {
-            let t = shards();
-            keys.iter().for_each(|k| put_node8(&t, k, &value));
-            Box::new(t)
-        }
-        "tag24" => {
-            let t = shards();
-            keys.iter().for_each(|k| put_tag24(&t, k, &value));
-            Box::new(t)
-        }
-        _ => {
-            let t = shards();
-            keys.iter().for_each(|k| put_value_inline(&t, k, &value));
-            Box::new(t)
-        }
-    };
+    let t = shards();
+    keys.iter().for_each(|k| put(&t, k, &value));
     let per = (rss_bytes() - before) as f64 / n as f64;
-    black_box(&held);
     println!("{n:>9} keys  {layout:<19} {per:>7.1} bytes per entry (resident)");
+    black_box(one_round(&t, &keys, &order, get));
+}
+
+/// `--rss LAYOUT N`.
+fn rss(layout: &str, n: usize) {
+    match layout {
+        "inline64" => alone(layout, n, put_inline64, get_inline64),
+        "node8" => alone(layout, n, put_node8, get_node8),
+        "tag24" => alone(layout, n, put_tag24, get_tag24),
+        _ => alone("value-inline", n, put_value_inline, get_value_inline),
+    }
 }
 
 fn run(n: usize) {
@@ -314,16 +378,7 @@ fn run(n: usize) {
         put_tag24(&tag, k, &value);
         put_value_inline(&valin, k, &value);
     }
-    let mut x = 0x9e37_79b9_7f4a_7c15u64;
-    let order: Vec<usize> = (0..LOOKUPS)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            (x % n as u64) as usize
-        })
-        .collect();
-    let now = 5u64;
+    let order = order_of(n);
     let hits = std::sync::atomic::AtomicU64::new(0);
     type Lookup<'a> = Box<dyn FnMut(usize) -> usize + 'a>;
     let mut results: Vec<(&str, Vec<f64>)> = Vec::new();
@@ -331,66 +386,24 @@ fn run(n: usize) {
         let mut tasks: Vec<(&str, Lookup<'_>)> = vec![
             (
                 "inline64, locked",
-                Box::new(|i| {
-                    let k = &keys[i];
-                    let h = hash(k);
-                    let t = inline[shard_of(h)].read();
-                    let e = t.get(h, |e| &e.key[..e.len as usize] == k.as_slice());
-                    match e {
-                        Some(e) if e.expires_at > now => e.value.as_deref().map_or(0, copy),
-                        _ => 0,
-                    }
-                }),
+                Box::new(|i| locked(&inline, &keys[i], get_inline64)),
             ),
             (
                 "node8, locked",
-                Box::new(|i| {
-                    let k = &keys[i];
-                    let h = hash(k);
-                    let t = node[shard_of(h)].read();
-                    match t.get(h, |e| e.key() == k.as_slice()) {
-                        Some(e) if e.expires_at() > now => copy(e.value()),
-                        _ => 0,
-                    }
-                }),
+                Box::new(|i| locked(&node, &keys[i], get_node8)),
             ),
             (
                 "tag24, locked",
-                Box::new(|i| {
-                    let k = &keys[i];
-                    let h = hash(k);
-                    let t = tag[shard_of(h)].read();
-                    match t.get(h, |e| e.key() == k.as_slice()) {
-                        Some(e) if e.expires_at > now => copy(e.value()),
-                        _ => 0,
-                    }
-                }),
+                Box::new(|i| locked(&tag, &keys[i], get_tag24)),
             ),
             (
                 "value-inline, locked",
-                Box::new(|i| {
-                    let k = &keys[i];
-                    let h = hash(k);
-                    let t = valin[shard_of(h)].read();
-                    let e = t.get(h, |e| &e.key[..e.len as usize] == k.as_slice());
-                    match e {
-                        Some(e) if e.expires_at > now => copy(&e.value[..e.value_len as usize]),
-                        _ => 0,
-                    }
-                }),
+                Box::new(|i| locked(&valin, &keys[i], get_value_inline)),
             ),
             (
                 "inline64, counted",
                 Box::new(|i| {
-                    let k = &keys[i];
-                    let h = hash(k);
-                    let t = inline[shard_of(h)].read();
-                    let e = t.get(h, |e| &e.key[..e.len as usize] == k.as_slice());
-                    let r = match e {
-                        Some(e) if e.expires_at > now => e.value.as_deref().map_or(0, copy),
-                        _ => 0,
-                    };
-                    drop(t);
+                    let r = locked(&inline, &keys[i], get_inline64);
                     hits.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                     r
                 }),
@@ -402,11 +415,7 @@ fn run(n: usize) {
                     let h = hash(k);
                     // SAFETY: no thread writes while this runs.
                     let t = unsafe { &*inline[shard_of(h)].data_ptr() };
-                    let e = t.get(h, |e| &e.key[..e.len as usize] == k.as_slice());
-                    match e {
-                        Some(e) if e.expires_at > now => e.value.as_deref().map_or(0, copy),
-                        _ => 0,
-                    }
+                    get_inline64(t, h, k)
                 }),
             ),
         ];
