@@ -5,17 +5,10 @@
 //!
 //! `cargo run --release -p statekit-core --example entry_overhead -- [N] [V]`
 
-use statekit_core::{MemoryTier, Ttl, ENTRY_OVERHEAD};
+#[path = "common/rss.rs"]
+mod rss;
 
-fn rss_bytes() -> u64 {
-    let statm = std::fs::read_to_string("/proc/self/statm").unwrap_or_default();
-    let pages: u64 = statm
-        .split_whitespace()
-        .nth(1)
-        .and_then(|p| p.parse().ok())
-        .unwrap_or(0);
-    pages * 4096
-}
+use statekit_core::{MemoryTier, Ttl, ENTRY_OVERHEAD};
 
 fn main() {
     let mut args = std::env::args().skip(1);
@@ -26,13 +19,13 @@ fn main() {
     let v: usize = args.next().and_then(|a| a.parse().ok()).unwrap_or(100);
     let tier = MemoryTier::new(Ttl::Never);
     let value = vec![7u8; v];
-    let before = rss_bytes();
+    let before = rss::rss_bytes();
     for i in 0..n {
         let key = format!("key:{i:012}");
         tier.put(key.as_bytes(), &value, Ttl::Default)
             .expect("a valid entry");
     }
-    let after = rss_bytes();
+    let after = rss::rss_bytes();
     let per_entry = (after - before) as f64 / n as f64;
     let payload = (16 + v) as f64;
     println!(

@@ -27,6 +27,9 @@
 //! (`one_round`, for `valgrind --tool=callgrind --cache-sim=yes
 //! --toggle-collect='*one_round*'` to count the cache misses of each layout).
 
+#[path = "common/rss.rs"]
+mod rss;
+
 use std::alloc::{alloc, dealloc, Layout};
 use std::hint::black_box;
 use std::ptr::NonNull;
@@ -258,17 +261,6 @@ fn put_value_inline(t: &Shards<ValueInline>, k: &[u8], value: &[u8]) {
         .insert(h, slot, |e| hash(&e.key[..e.len as usize]));
 }
 
-/// Resident memory of the process, in bytes.
-fn rss_bytes() -> u64 {
-    let statm = std::fs::read_to_string("/proc/self/statm").unwrap_or_default();
-    let pages: u64 = statm
-        .split_whitespace()
-        .nth(1)
-        .and_then(|p| p.parse().ok())
-        .unwrap_or(0);
-    pages * 4096
-}
-
 /// The expiry the lookups check against.
 const NOW: u64 = 5;
 
@@ -345,16 +337,16 @@ fn alone<T>(
     let keys = keys_of(n);
     let value = vec![0x76u8; VALUE];
     let order = order_of(n);
-    let before = rss_bytes();
+    let before = rss::rss_bytes();
     let t = shards();
     keys.iter().for_each(|k| put(&t, k, &value));
-    let per = (rss_bytes() - before) as f64 / n as f64;
+    let per = (rss::rss_bytes() - before) as f64 / n as f64;
     println!("{n:>9} keys  {layout:<19} {per:>7.1} bytes per entry (resident)");
     black_box(one_round(&t, &keys, &order, get));
 }
 
 /// `--rss LAYOUT N`.
-fn rss(layout: &str, n: usize) {
+fn rss_of(layout: &str, n: usize) {
     match layout {
         "inline64" => alone(layout, n, put_inline64, get_inline64),
         "node8" => alone(layout, n, put_node8, get_node8),
@@ -443,7 +435,7 @@ fn main() {
             .get(3)
             .and_then(|n| n.parse().ok())
             .unwrap_or(1_000_000);
-        rss(args.get(2).map_or("inline64", String::as_str), n);
+        rss_of(args.get(2).map_or("inline64", String::as_str), n);
         return;
     }
     let sizes: Vec<usize> = std::env::args()
