@@ -105,7 +105,6 @@ for (const { n, dist, size, all } of CONFIGS) {
     put: r.get('put | lru-cache').ns / r.get('put | statekit').ns,
     getNs: r.get('get hit | statekit').ns,
     lruNs: r.get('get hit | lru-cache').ns,
-    fresh: r.get('get hit, key built per call | lru-cache').ns / r.get('get hit, key built per call | statekit').ns,
   }
   if (all) chartRows = Object.keys(stores).flatMap((name) => [[`get hit: ${name}`, r.get(`get hit | ${name}`).ops], [`put: ${name}`, r.get(`put | ${name}`).ops]])
   await stores.statekit.close?.()
